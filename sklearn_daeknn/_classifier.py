@@ -1,0 +1,534 @@
+"""The DAEkNN estimator: composes the network, the attack, the indexes and the vote."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import logging
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch import NeuralNetClassifier
+from torch import nn
+
+from ._attack import PGD
+from ._features import check_layers, extract_layer_features
+from ._index import build_index
+from ._networks import MLP, SmallCNN, default_knn_layers
+from ._training import AdversarialNetClassifier, EpochProgress
+from ._validation import check_box, check_clip, check_input_shape
+from ._vote import WEIGHTINGS, joint_vote
+
+__all__ = ["DAEkNNClassifier"]
+
+logger = logging.getLogger("sklearn_daeknn")
+
+
+class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
+    """Deep Adversarially-Enhanced k-Nearest Neighbours.
+
+    A torch network is trained (optionally with Madry PGD adversarial
+    training) and used as a feature extractor. ``fit`` indexes the hidden
+    representations of the training data (the benign set ``D``) and of PGD
+    "hardening" copies of it (``D_adv``); ``predict`` lets the ``k`` nearest
+    neighbours of each selected layer vote, weighting the benign and hardening
+    votes by how near their neighbours are.
+
+    With ``hardening_strength=0`` (or ``None``) and ``adversarial_training=False``
+    this is Deep kNN (Papernot & McDaniel, 2018); see Notes for the ablations.
+
+    Parameters
+    ----------
+    module : torch.nn.Module class or instance, default=None
+        The network; it must return logits. A class is instantiated with
+        ``module_params``, plus ``input_shape`` and ``n_classes`` when its
+        constructor takes them. An instance is copied, never modified.
+        ``None`` picks :class:`MLP` for flat input and :class:`SmallCNN` when
+        ``input_shape`` is 3-D.
+    input_shape : tuple of int, default=None
+        Shape of one sample as the network sees it, e.g. ``(1, 8, 8)``; each
+        row of ``X`` is reshaped to it. ``None`` means ``(n_features,)``.
+    layers : str or list of str, default=None
+        Names of the submodules (as in ``module.named_modules()``) whose
+        outputs are kNN layers. ``None`` uses the network's ``knn_layers``
+        attribute, or else every top-level child but the last (the logits).
+    n_neighbors : int, default=5
+        Neighbours per layer and per set (``k``).
+    hardening_strength : float or None, default=0.1
+        ``eps`` of the PGD that makes the hardening data. ``0`` or ``None``:
+        no hardening data (DkNN's vote).
+    hardening_steps : int, default=10
+        PGD steps for the hardening data.
+    hardening_step_size : float, default=None
+        PGD step size for the hardening data; ``None`` means
+        ``2.5 * hardening_strength / hardening_steps``.
+    adversarial_training : bool, default=True
+        Train the network with PGD adversarial examples (Madry et al.).
+    train_eps : float, default=0.1
+        ``eps`` of the training attack.
+    train_steps : int, default=7
+        PGD steps of the training attack.
+    train_step_size : float, default=None
+        PGD step size of the training attack; ``None`` means
+        ``2.5 * train_eps / train_steps``.
+    weighting : {'relative', 'softmax', 'uniform', 'released'}, default='relative'
+        How the benign and hardening votes are weighted; see
+        :func:`~sklearn_daeknn.vote_weights`.
+    temperature : float, default=1.0
+        Temperature of the weighting softmax.
+    index : {'auto', 'exact', 'nndescent'}, default='auto'
+        Neighbour search backend. ``'auto'`` uses exact search below
+        ``AUTO_NNDESCENT_MIN_SAMPLES`` indexed points and pynndescent above.
+    max_layer_features : int or None, default=4096
+        Widest layer representation kept: wider convolutional maps are
+        average-pooled to the largest square grid that fits, other wide
+        outputs randomly projected (seeded). ``None`` keeps all features.
+    clip : (float, float) or None, default=None
+        The box the inputs live in (``(0.0, 1.0)`` for images). Inputs
+        outside it are rejected and attacks stay inside it. ``None``: no box.
+    max_epochs : int, default=20
+        Training epochs.
+    lr : float, default=1e-3
+        Adam learning rate.
+    batch_size : int, default=128
+        Batch size for training, attacks and feature extraction.
+    module_params : dict, default=None
+        Keyword arguments for the ``module`` class.
+    device : str, default='cpu'
+        Torch device, passed to skorch and torch (e.g. ``'cuda'``).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the network's initialisation and training, the attacks, the
+        random projections and the index construction.
+    verbose : int, default=0
+        Progress bars on stderr when positive; progress is also logged to the
+        ``sklearn_daeknn`` logger at INFO level.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when ``X`` has string column names.
+    input_shape_ : tuple of int
+        Shape of one sample as fed to the network.
+    net_ : skorch.NeuralNetClassifier
+        The fitted network (an :class:`AdversarialNetClassifier` when
+        ``adversarial_training``); ``net_.module_`` is the torch module.
+    layers_ : tuple of str
+        Names of the kNN layers.
+    benign_indexes_ : list of index objects
+        One neighbour index per layer over the benign training features.
+    hardening_indexes_ : list of index objects or None
+        One per layer over the hardening features; ``None`` without
+        hardening data.
+
+    See Also
+    --------
+    sklearn.neighbors.KNeighborsClassifier : kNN on the raw features.
+    PGD : The attack used for training, hardening and evaluation.
+
+    Notes
+    -----
+    For layer ``l``, with ``p_l(j | x; S)`` the fraction of the ``k`` nearest
+    neighbours of ``f_l(x)`` in set ``S`` that have label ``j``::
+
+        score_l(j | x) = w_b^l(x) p_l(j | x; D) + w_a^l(x) p_l(j | x; D_adv)
+        predict_proba(x)_j = mean over layers of score_l(j | x)
+
+    The paper's variants are parameter settings:
+
+    ============  ======================  ========================
+    name          ``adversarial_training``  ``hardening_strength``
+    ============  ======================  ========================
+    DkNN          False                   0
+    DAEkNN-WAT    False                   > 0 (small)
+    DAEkNN-WAD    True                    0
+    DAEkNN        True                    > 0
+    ============  ======================  ========================
+
+    The network alone (the paper's CNN and AT-CNN baselines) is available as
+    :meth:`predict_network`.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.preprocessing import minmax_scale
+    >>> from sklearn_daeknn import DAEkNNClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> X = minmax_scale(X)
+    >>> clf = DAEkNNClassifier(clip=(0.0, 1.0), hardening_strength=0.05,
+    ...                        train_eps=0.05, random_state=0)
+    >>> clf.fit(X, y).score(X, y) > 0.8
+    True
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 3)
+    """
+
+    _parameter_constraints: dict = {
+        "module": [None, HasMethods(["forward"]), callable],
+        "input_shape": [None, tuple, list, Interval(Integral, 1, None, closed="left")],
+        "layers": [None, str, list, tuple],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "hardening_strength": [None, Interval(Real, 0, None, closed="left")],
+        "hardening_steps": [Interval(Integral, 1, None, closed="left")],
+        "hardening_step_size": [None, Interval(Real, 0, None, closed="neither")],
+        "adversarial_training": ["boolean"],
+        "train_eps": [Interval(Real, 0, None, closed="left")],
+        "train_steps": [Interval(Integral, 1, None, closed="left")],
+        "train_step_size": [None, Interval(Real, 0, None, closed="neither")],
+        "weighting": [StrOptions(set(WEIGHTINGS))],
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "index": [StrOptions({"auto", "exact", "nndescent"})],
+        "max_layer_features": [None, Interval(Integral, 1, None, closed="left")],
+        "clip": [None, tuple, list],
+        "max_epochs": [Interval(Integral, 0, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "module_params": [None, dict],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        module: Any = None,
+        *,
+        input_shape: tuple[int, ...] | None = None,
+        layers: str | list[str] | None = None,
+        n_neighbors: int = 5,
+        hardening_strength: float | None = 0.1,
+        hardening_steps: int = 10,
+        hardening_step_size: float | None = None,
+        adversarial_training: bool = True,
+        train_eps: float = 0.1,
+        train_steps: int = 7,
+        train_step_size: float | None = None,
+        weighting: str = "relative",
+        temperature: float = 1.0,
+        index: str = "auto",
+        max_layer_features: int | None = 4096,
+        clip: tuple[float, float] | None = None,
+        max_epochs: int = 20,
+        lr: float = 1e-3,
+        batch_size: int = 128,
+        module_params: dict | None = None,
+        device: str = "cpu",
+        random_state: Any = None,
+        verbose: int = 0,
+    ) -> None:
+        self.module = module
+        self.input_shape = input_shape
+        self.layers = layers
+        self.n_neighbors = n_neighbors
+        self.hardening_strength = hardening_strength
+        self.hardening_steps = hardening_steps
+        self.hardening_step_size = hardening_step_size
+        self.adversarial_training = adversarial_training
+        self.train_eps = train_eps
+        self.train_steps = train_steps
+        self.train_step_size = train_step_size
+        self.weighting = weighting
+        self.temperature = temperature
+        self.index = index
+        self.max_layer_features = max_layer_features
+        self.clip = clip
+        self.max_epochs = max_epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.module_params = module_params
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fit
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: Any, y: Any) -> DAEkNNClassifier:
+        """Train the network, make the hardening data and build the indexes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs, one flattened sample per row.
+        y : array-like of shape (n_samples,)
+            Class labels of any type.
+
+        Returns
+        -------
+        self : DAEkNNClassifier
+            The fitted estimator.
+        """
+        X, y = validate_data(self, X, y, dtype=np.float32, y_numeric=False)
+        check_classification_targets(y)
+        self.classes_, y_enc = np.unique(y, return_inverse=True)
+        y_enc = y_enc.astype(np.int64)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                "DAEkNNClassifier needs samples of at least 2 classes; got 1 class "
+                f"({self.classes_[0]!r})."
+            )
+        if self.n_neighbors > len(X):
+            raise ValueError(
+                f"n_neighbors={self.n_neighbors} is larger than the number of "
+                f"training samples ({len(X)}); use n_neighbors <= {len(X)}."
+            )
+        clip = check_clip(self.clip)
+        check_box(X, clip, name="X")
+        self.input_shape_ = check_input_shape(self.input_shape, X.shape[1])
+        device = self._check_device()
+        seeds = check_random_state(self.random_state).randint(
+            np.iinfo(np.int32).max, size=4
+        )
+        X_net = X.reshape(-1, *self.input_shape_)
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(seeds[0]))
+            module = self._build_module(len(self.classes_))
+            self.layers_ = check_layers(
+                module,
+                default_knn_layers(module) if self.layers is None else self.layers,
+            )
+            logger.info("training the network on %d samples", len(X))
+            self.net_ = self._make_net(module, device, int(seeds[1]))
+            self.net_.fit(X_net, y_enc)
+
+        sets = [X_net]
+        if self.hardening_strength:
+            logger.info("making hardening data, eps=%g", self.hardening_strength)
+            attack = PGD(
+                eps=self.hardening_strength,
+                step_size=self.hardening_step_size,
+                n_steps=self.hardening_steps,
+                clip=clip,
+                batch_size=max(self.batch_size, 256),
+                random_state=int(seeds[2]),
+                verbose=self.verbose,
+            )
+            sets.append(attack.generate(self.net_.module_, X_net, y_enc))
+
+        self._y = y_enc
+        self._reducers = None
+        indexes = []
+        for data in sets:
+            features = self._features(data)
+            logger.info("building %s indexes over %d points", self.index, len(data))
+            indexes.append(
+                [
+                    build_index(f, self.index, random_state=int(seeds[3]))
+                    for f in features
+                ]
+            )
+        self.benign_indexes_ = indexes[0]
+        self.hardening_indexes_ = indexes[1] if len(indexes) > 1 else None
+        return self
+
+    def _check_device(self) -> torch.device:
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError):
+            raise ValueError(
+                f"device={self.device!r} is not a torch device; use e.g. 'cpu' or "
+                "'cuda'."
+            ) from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(
+                f"device={self.device!r} but torch.cuda.is_available() is False."
+            )
+        return device
+
+    def _build_module(self, n_classes: int) -> nn.Module:
+        params = dict(self.module_params or {})
+        shape = self.input_shape_
+        module = self.module
+        if module is None:
+            cls = SmallCNN if len(shape) == 3 else MLP
+            module = cls(input_shape=shape, n_classes=n_classes, **params)
+        elif isinstance(module, nn.Module):
+            if params:
+                raise ValueError(
+                    "module_params applies only when module is a class; got an "
+                    f"instance of {type(module).__name__} and module_params={params}."
+                )
+            module = copy.deepcopy(module)
+        elif isinstance(module, type) and issubclass(module, nn.Module):
+            accepted = inspect.signature(module).parameters
+            for name, value in (("input_shape", shape), ("n_classes", n_classes)):
+                if name in accepted and name not in params:
+                    params[name] = value
+            module = module(**params)
+        else:
+            raise ValueError(
+                "module must be None, a torch.nn.Module subclass or instance; got "
+                f"{module!r}."
+            )
+        with torch.no_grad():
+            out = module.eval()(torch.zeros(1, *shape))
+        if tuple(out.shape) != (1, n_classes):
+            raise ValueError(
+                f"The network returns outputs of shape {tuple(out.shape[1:])} per "
+                f"sample, but y has {n_classes} classes: it must return "
+                f"({n_classes},) logits."
+            )
+        return module
+
+    def _make_net(
+        self, module: nn.Module, device: torch.device, seed: int
+    ) -> NeuralNetClassifier:
+        kwargs: dict[str, Any] = dict(
+            criterion=nn.CrossEntropyLoss,
+            optimizer=torch.optim.Adam,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            train_split=None,
+            iterator_train__shuffle=True,
+            device=str(device),
+            callbacks=[("progress", EpochProgress())] if self.verbose else None,
+            callbacks__print_log__sink=logger.info,
+            verbose=0,
+        )
+        if not self.adversarial_training:
+            return NeuralNetClassifier(module, **kwargs)
+        return AdversarialNetClassifier(
+            module,
+            attack_eps=self.train_eps,
+            attack_step_size=self.train_step_size,
+            attack_steps=self.train_steps,
+            attack_clip=check_clip(self.clip),
+            attack_seed=seed,
+            **kwargs,
+        )
+
+    def _features(self, X_net: np.ndarray) -> list[np.ndarray]:
+        features, self._reducers = extract_layer_features(
+            self.net_.module_,
+            X_net,
+            self.layers_,
+            reducers=self._reducers,
+            max_features=self.max_layer_features,
+            seed=0,
+            batch_size=max(self.batch_size, 256),
+            device=self.net_.device,
+            verbose=self.verbose,
+        )
+        return features
+
+    # -------------------------------------------------------------- predict
+
+    def _validate_X(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float32)
+        check_box(X, check_clip(self.clip), name="X")
+        return X.reshape(-1, *self.input_shape_)
+
+    def layer_features(self, X: Any) -> list[np.ndarray]:
+        """Representations of ``X`` at each kNN layer, as used by the vote.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        features : list of ndarray of shape (n_samples, n_features_l), float32
+            One array per entry of ``layers_``, in that order, after the
+            width reduction of ``max_layer_features``.
+        """
+        return self._features(self._validate_X(X))
+
+    def _neighbors(self, indexes: list, features: list[np.ndarray]) -> list:
+        k = self.n_neighbors
+        out = []
+        for index, feats in zip(indexes, features, strict=True):
+            if k > index.n_points:
+                raise ValueError(
+                    f"n_neighbors={k} is larger than the {index.n_points} indexed "
+                    "training samples."
+                )
+            dist, ind = index.query(feats, k)
+            out.append((dist, self._y[ind]))
+        return out
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities of the joint benign/hardening vote.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``; rows sum to 1.
+        """
+        features = self.layer_features(X)
+        benign = self._neighbors(self.benign_indexes_, features)
+        hardening = None
+        if self.hardening_indexes_ is not None:
+            hardening = self._neighbors(self.hardening_indexes_, features)
+        return joint_vote(
+            benign,
+            hardening,
+            len(self.classes_),
+            weighting=self.weighting,
+            temperature=self.temperature,
+        )
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted class labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            ``classes_[argmax(predict_proba(X))]``.
+        """
+        proba = self.predict_proba(X)
+        return self.classes_.take(np.argmax(proba, axis=1))
+
+    def predict_proba_network(self, X: Any) -> np.ndarray:
+        """Class probabilities of the network alone (softmax of its logits).
+
+        This is the paper's CNN (or AT-CNN) baseline.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        return self.net_.predict_proba(self._validate_X(X)).astype(np.float64)
+
+    def predict_network(self, X: Any) -> np.ndarray:
+        """Class labels predicted by the network alone.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        proba = self.predict_proba_network(X)
+        return self.classes_.take(np.argmax(proba, axis=1))

@@ -1,0 +1,190 @@
+"""Per-layer features: hidden activations, flattened to bounded-width float32.
+
+Forward hooks collect the outputs of the selected submodules batch by batch;
+each output is reduced as soon as it is produced, so no full activation
+history is ever held. Convolutional maps wider than ``max_features`` are
+average-pooled to the largest square grid that fits; other wide outputs are
+projected with a seeded Gaussian random projection. The same reduction is
+applied at fit and at predict.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ._progress import progress
+
+__all__ = ["LayerReducer", "check_layers", "extract_layer_features"]
+
+
+def check_layers(module: nn.Module, layers: Sequence[str]) -> tuple[str, ...]:
+    """Validate layer names against ``module.named_modules()``."""
+    if isinstance(layers, str):
+        layers = (layers,)
+    layers = tuple(layers)
+    if not layers:
+        raise ValueError("layers must name at least one submodule; got an empty list.")
+    valid = [name for name, _ in module.named_modules() if name]
+    unknown = [name for name in layers if name not in valid]
+    if unknown:
+        raise ValueError(
+            f"layers contains names that are not submodules of the network: "
+            f"{unknown}. Valid names: {valid}."
+        )
+    if len(set(layers)) != len(layers):
+        raise ValueError(f"layers contains duplicates: {list(layers)}.")
+    return layers
+
+
+class LayerReducer:
+    """Bound the width of one layer's output.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Shape of one sample's output of the layer (without batch axis).
+    max_features : int or None
+        Largest width kept; ``None`` keeps the flattened output.
+    seed : int
+        Seeds the random projection when one is needed.
+    """
+
+    def __init__(self, shape: tuple[int, ...], max_features: int | None, seed: int):
+        self.shape = tuple(shape)
+        self.pool_to: tuple[int, int] | None = None
+        self.projection: torch.Tensor | None = None
+        width = math.prod(self.shape)
+        if max_features is None or width <= max_features:
+            self.n_features = width
+            return
+        if len(self.shape) == 3:
+            channels, height, wide = self.shape
+            side = (
+                math.isqrt(max_features // channels) if channels <= max_features else 0
+            )
+            if side >= 1:
+                self.pool_to = (min(side, height), min(side, wide))
+                self.n_features = channels * self.pool_to[0] * self.pool_to[1]
+                return
+            self.pool_to = (1, 1)
+            width = channels
+            if width <= max_features:
+                self.n_features = width
+                return
+        generator = torch.Generator().manual_seed(int(seed))
+        self.projection = torch.randn(
+            width, max_features, generator=generator
+        ) / math.sqrt(max_features)
+        self.n_features = max_features
+
+    def __call__(self, output: torch.Tensor) -> torch.Tensor:
+        if self.pool_to is not None:
+            output = F.adaptive_avg_pool2d(output, self.pool_to)
+        output = output.reshape(len(output), -1)
+        if self.projection is not None:
+            output = output @ self.projection.to(output.device, output.dtype)
+        return output
+
+    def __repr__(self) -> str:
+        steps = [f"pool to {self.pool_to}"] if self.pool_to else []
+        if self.projection is not None:
+            steps.append("random projection")
+        how = "".join(f", {step}" for step in steps)
+        return f"LayerReducer({self.shape} -> {self.n_features}{how})"
+
+
+def _collect(module: nn.Module, layers: Sequence[str], xb: torch.Tensor) -> list:
+    named = dict(module.named_modules())
+    outputs: dict[str, torch.Tensor] = {}
+    handles = [
+        named[name].register_forward_hook(
+            lambda _m, _i, out, name=name: outputs.__setitem__(name, out)
+        )
+        for name in layers
+    ]
+    try:
+        module(xb)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return [outputs[name] for name in layers]
+
+
+def extract_layer_features(
+    module: nn.Module,
+    X: np.ndarray,
+    layers: Sequence[str],
+    *,
+    reducers: list[LayerReducer] | None = None,
+    max_features: int | None = None,
+    seed: int = 0,
+    batch_size: int = 256,
+    device: Any = "cpu",
+    verbose: int = 0,
+) -> tuple[list[np.ndarray], list[LayerReducer]]:
+    """Compute the reduced float32 features of ``layers`` for inputs ``X``.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The network, run in eval mode (the caller's mode is restored).
+    X : ndarray
+        Inputs in the module's shape, with a leading batch axis.
+    layers : sequence of str
+        Names of submodules whose outputs are returned.
+    reducers : list of LayerReducer, default=None
+        The reductions to apply; ``None`` creates them from the first batch
+        (at fit time) with ``max_features`` and ``seed``.
+    max_features, seed
+        Used only to create reducers.
+    batch_size : int, default=256
+        Samples per forward pass.
+    device : str or torch.device, default="cpu"
+        Where the module runs.
+    verbose : int, default=0
+        Progress bar when positive.
+
+    Returns
+    -------
+    features : list of ndarray of shape (n_samples, n_features_l), float32
+        One array per layer, in the order of ``layers``.
+    reducers : list of LayerReducer
+        The reductions used (pass them back at predict time).
+    """
+    n = len(X)
+    features: list[np.ndarray] = []
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.inference_mode():
+            for start in progress(
+                range(0, n, batch_size),
+                total=math.ceil(n / batch_size),
+                desc="layer features",
+                verbose=verbose,
+            ):
+                xb = torch.as_tensor(X[start : start + batch_size]).to(device)
+                outs = _collect(module, layers, xb)
+                if reducers is None:
+                    reducers = [
+                        LayerReducer(tuple(out.shape[1:]), max_features, seed + i)
+                        for i, out in enumerate(outs)
+                    ]
+                if not features:
+                    features = [
+                        np.empty((n, r.n_features), dtype=np.float32) for r in reducers
+                    ]
+                for feat, reducer, out in zip(features, reducers, outs, strict=True):
+                    feat[start : start + len(out)] = reducer(out.float()).cpu().numpy()
+    finally:
+        module.train(was_training)
+    if reducers is None:  # no samples at all
+        raise ValueError("X has no samples.")
+    return features, reducers

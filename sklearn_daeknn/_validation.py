@@ -1,0 +1,62 @@
+"""Input checks shared by the attack and the estimator."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+
+def check_clip(clip: Any) -> tuple[float, float] | None:
+    """Validate a data box ``(low, high)`` and return it as floats."""
+    if clip is None:
+        return None
+    try:
+        low, high = (float(v) for v in clip)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"clip must be None or a pair (low, high) of numbers; got {clip!r}."
+        ) from None
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise ValueError(
+            f"clip must be a pair (low, high) of finite numbers with low < high; "
+            f"got {clip!r}."
+        )
+    return low, high
+
+
+def check_box(X: np.ndarray, clip: tuple[float, float] | None, *, name: str) -> None:
+    """Raise a ``ValueError`` when ``X`` has values outside the box ``clip``."""
+    if clip is None or X.size == 0:
+        return
+    low, high = clip
+    x_min, x_max = float(X.min()), float(X.max())
+    if x_min < low or x_max > high:
+        raise ValueError(
+            f"{name} has values in [{x_min:g}, {x_max:g}], outside the box "
+            f"clip={tuple(clip)!r}. Scale the data into the box (for example "
+            "with MinMaxScaler(clip=True)) or set clip=None for unbounded data."
+        )
+
+
+def check_input_shape(input_shape: Any, n_features: int) -> tuple[int, ...]:
+    """Validate ``input_shape`` against the number of features of ``X``."""
+    if input_shape is None:
+        return (int(n_features),)
+    if isinstance(input_shape, int | np.integer):
+        input_shape = (input_shape,)
+    if not isinstance(input_shape, Sequence) or not all(
+        isinstance(s, int | np.integer) and s > 0 for s in input_shape
+    ):
+        raise ValueError(
+            "input_shape must be None or a tuple of positive ints, e.g. (1, 8, 8); "
+            f"got {input_shape!r}."
+        )
+    shape = tuple(int(s) for s in input_shape)
+    if int(np.prod(shape)) != n_features:
+        raise ValueError(
+            f"input_shape={shape!r} holds {int(np.prod(shape))} values per sample, "
+            f"but X has {n_features} features."
+        )
+    return shape
