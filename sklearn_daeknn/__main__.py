@@ -6,12 +6,13 @@ import argparse
 import logging
 import sys
 
-from . import _demo
+from . import _demo, benchmarks
 from ._version import __version__
 
 # name -> (module with add_arguments(parser) and run(args), one-line help)
 COMMANDS = {
     "demo": (_demo, "KNN, CNN, AT-CNN, DkNN and DAEkNN on the bundled digits"),
+    "benchmark": (benchmarks, "the benchmarks (paper reproductions, scale)"),
 }
 
 
