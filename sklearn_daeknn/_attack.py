@@ -51,6 +51,37 @@ class _EvalMode:
         self.module.train(self.was_training)
 
 
+def _ball_box(
+    x: torch.Tensor, eps: float, clip: tuple[float, float] | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bounds of ``B_inf(x, eps)`` intersected with the box ``clip``."""
+    lower, upper = x - eps, x + eps
+    if clip is not None:
+        lower = lower.clamp(min=clip[0])
+        upper = upper.clamp(max=clip[1])
+    return lower, upper
+
+
+def _project(x: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
+    """Project ``x`` onto the bounds of :func:`_ball_box`."""
+    return torch.max(torch.min(x, upper), lower)
+
+
+def _start(
+    x: torch.Tensor,
+    eps: float,
+    lower: torch.Tensor,
+    upper: torch.Tensor,
+    random_start: bool,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """PGD's first iterate: ``x`` or a uniform random point of the ball."""
+    if not random_start:
+        return x.clone()
+    noise = torch.rand(x.shape, generator=generator, dtype=x.dtype)
+    return _project(x + (2 * noise.to(x.device) - 1) * eps, lower, upper)
+
+
 def pgd_perturb(
     module: nn.Module,
     x: torch.Tensor,
@@ -111,16 +142,8 @@ def pgd_perturb(
         return x.clone()
     if step_size is None:
         step_size = default_step_size(eps, n_steps)
-    lower, upper = x - eps, x + eps
-    if clip is not None:
-        lower = lower.clamp(min=clip[0])
-        upper = upper.clamp(max=clip[1])
-    if random_start:
-        noise = torch.rand(x.shape, generator=generator, dtype=x.dtype)
-        x_adv = x + (2 * noise.to(x.device) - 1) * eps
-        x_adv = torch.max(torch.min(x_adv, upper), lower)
-    else:
-        x_adv = x.clone()
+    lower, upper = _ball_box(x, eps, clip)
+    x_adv = _start(x, eps, lower, upper, random_start, generator)
     with _EvalMode(module):
         for _ in range(n_steps):
             x_adv.requires_grad_(True)
@@ -128,7 +151,7 @@ def pgd_perturb(
             (grad,) = torch.autograd.grad(loss, x_adv)
             with torch.no_grad():
                 x_adv = x_adv + step_size * grad.sign()
-                x_adv = torch.max(torch.min(x_adv, upper), lower)
+                x_adv = _project(x_adv, lower, upper)
     return x_adv.detach()
 
 

@@ -19,6 +19,7 @@ from skorch import NeuralNetClassifier
 from torch import nn
 
 from ._attack import PGD
+from ._cache import cached_stage
 from ._features import check_layers, extract_layer_features
 from ._index import build_index
 from ._networks import MLP, SmallCNN, default_knn_layers
@@ -106,6 +107,15 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds the network's initialisation and training, the attacks, the
         random projections and the index construction.
+    memory : str, joblib.Memory or None, default=None
+        Caches the trained network and the hardening data, as
+        :class:`~sklearn.pipeline.Pipeline` does: a folder or a
+        ``joblib.Memory``. A refit that changes only kNN-side parameters
+        (``n_neighbors``, ``weighting``, ``temperature``, ``index``,
+        ``layers``, ``max_layer_features``) reuses both; one that changes only
+        the hardening parameters reuses the network. The key holds the data,
+        the seeds drawn from ``random_state`` (pass an int: ``None`` never
+        hits) and all other parameters. ``None``: no caching.
     verbose : int, default=0
         Progress bars on stderr when positive; progress is also logged to the
         ``sklearn_daeknn`` logger at INFO level.
@@ -196,6 +206,7 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         "module_params": [None, dict],
         "device": [str, torch.device],
         "random_state": ["random_state"],
+        "memory": [None, str, HasMethods(["cache"])],
         "verbose": ["verbose"],
     }
 
@@ -224,6 +235,7 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         module_params: dict | None = None,
         device: str = "cpu",
         random_state: Any = None,
+        memory: Any = None,
         verbose: int = 0,
     ) -> None:
         self.module = module
@@ -248,6 +260,7 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         self.module_params = module_params
         self.device = device
         self.random_state = random_state
+        self.memory = memory
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
@@ -298,13 +311,18 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
                 module,
                 default_knn_layers(module) if self.layers is None else self.layers,
             )
-            logger.info("training the network on %d samples", len(X))
-            self.net_ = self._make_net(module, device, int(seeds[1]))
-            self.net_.fit(X_net, y_enc)
+            self.net_ = cached_stage(
+                self.memory,
+                "network",
+                lambda: self._train_network(module, device, seeds[1], X_net, y_enc),
+                self.get_params(deep=False),
+                X_net,
+                y_enc,
+                seeds[:2],
+            )
 
         sets = [X_net]
         if self.hardening_strength:
-            logger.info("making hardening data, eps=%g", self.hardening_strength)
             attack = PGD(
                 eps=self.hardening_strength,
                 step_size=self.hardening_step_size,
@@ -314,7 +332,17 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
                 random_state=int(seeds[2]),
                 verbose=self.verbose,
             )
-            sets.append(attack.generate(self.net_.module_, X_net, y_enc))
+            sets.append(
+                cached_stage(
+                    self.memory,
+                    "hardening",
+                    lambda: self._make_hardening_data(attack, X_net, y_enc),
+                    self.get_params(deep=False),
+                    X_net,
+                    y_enc,
+                    seeds[:3],
+                )
+            )
 
         self._y = y_enc
         self._reducers = None
@@ -371,8 +399,14 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
                 "module must be None, a torch.nn.Module subclass or instance; got "
                 f"{module!r}."
             )
-        with torch.no_grad():
-            out = module.eval()(torch.zeros(1, *shape))
+        try:
+            with torch.no_grad():
+                out = module.eval()(torch.zeros(1, *shape))
+        except Exception as exc:
+            raise ValueError(
+                f"The network fails on one input of shape input_shape={shape}: "
+                f"{type(exc).__name__}: {exc}. Check input_shape and the module."
+            ) from exc
         if tuple(out.shape) != (1, n_classes):
             raise ValueError(
                 f"The network returns outputs of shape {tuple(out.shape[1:])} per "
@@ -380,6 +414,23 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
                 f"({n_classes},) logits."
             )
         return module
+
+    def _train_network(
+        self,
+        module: nn.Module,
+        device: torch.device,
+        seed: int,
+        X_net: np.ndarray,
+        y_enc: np.ndarray,
+    ) -> NeuralNetClassifier:
+        logger.info("training the network on %d samples", len(X_net))
+        return self._make_net(module, device, int(seed)).fit(X_net, y_enc)
+
+    def _make_hardening_data(
+        self, attack: PGD, X_net: np.ndarray, y_enc: np.ndarray
+    ) -> np.ndarray:
+        logger.info("making hardening data, eps=%g", attack.eps)
+        return attack.generate(self.net_.module_, X_net, y_enc)
 
     def _make_net(
         self, module: nn.Module, device: torch.device, seed: int

@@ -1,0 +1,397 @@
+"""An adaptive L-infinity attack on the kNN vote itself (not on the network).
+
+Transfer PGD differentiates the network's cross-entropy and hopes the kNN
+follows; attacks on the neighbour search (Sitawarin & Wagner, 2019, "On the
+Robustness of Deep K-Nearest Neighbors") move the layer representations
+``f_l(x)`` directly toward training points of another class. This module
+implements that idea against a fitted
+:class:`~sklearn_daeknn.DAEkNNClassifier`, in exactly the (width-reduced)
+feature space its indexes search, and against both its benign and its
+hardening sets.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, validate_parameter_constraints
+from sklearn.utils.validation import check_is_fitted
+
+from ._attack import _ball_box, _EvalMode, _project, _resolve_target, _start
+from ._features import _collect
+from ._progress import progress
+from ._validation import check_box, check_clip
+
+__all__ = ["KNNAdaptiveAttack"]
+
+# The guide and opponent pools are re-selected every this many steps.
+_REFRESH_EVERY = 5
+# Bytes of one (queries x points) block of squared distances.
+_BLOCK_BYTES = 64 * 2**20
+
+
+class _Bank:
+    """One layer's indexed features (benign or hardening) and their labels."""
+
+    def __init__(self, layer: int, data: np.ndarray, labels: np.ndarray, device):
+        self.layer = layer
+        self.data = torch.as_tensor(np.asarray(data, dtype=np.float32), device=device)
+        self.sq = (self.data * self.data).sum(1)
+        self.labels = torch.as_tensor(labels, dtype=torch.long, device=device)
+
+    def sq_distances(self, f: torch.Tensor) -> torch.Tensor:
+        """Squared distances ``(n_queries, n_points)`` from ``f`` (no grad)."""
+        d2 = torch.addmm(self.sq, f, self.data.T, beta=1, alpha=-2)
+        d2 += (f * f).sum(1, keepdim=True)
+        return d2.clamp_(min=0)
+
+
+def _smallest(d2: torch.Tensor, mask: torch.Tensor, m: int) -> torch.Tensor:
+    """Indices of the ``m`` smallest entries of each row among ``mask``."""
+    masked = d2.masked_fill(~mask, math.inf)
+    return torch.topk(masked, min(m, d2.shape[1]), dim=1, largest=False).indices
+
+
+class KNNAdaptiveAttack:
+    """L-infinity PGD on a smooth surrogate of the kNN vote (an adaptive attack).
+
+    For each input, the wrong class whose training representations are
+    nearest (summed over the selected layers, the benign and the hardening
+    sets) is chosen as the target. Every ``_REFRESH_EVERY`` steps the attack
+    selects, per layer and per indexed set, ``n_guides`` *guides* (the
+    nearest indexed points of the target class) and ``n_guides``
+    *opponents* (the nearest points of every other class); it then
+    minimises, by signed-gradient steps projected on the ball and the box::
+
+        loss(x') = - sum_{l, S} log ( sum_{g in guides} exp(-d_g / (s T))
+                                      / sum_{p in guides and opponents}
+                                        exp(-d_p / (s T)) )
+
+    with ``d_p = ||f_l(x') - f_l(p)||^2`` in the estimator's reduced feature
+    space, ``s`` the squared distance from the clean ``f_l(x)`` to its
+    ``n_neighbors``-th indexed neighbour (a per-layer scale) and ``T`` the
+    ``temperature``: a soft-nearest-neighbour vote for the target class.
+    Restart ``r`` starts from a random point of the ball and targets the
+    ``(r mod n_target_classes)``-th nearest wrong class; only inputs the
+    estimator still classifies correctly are restarted, and per input the
+    result that the estimator's real vote scores lowest on the true class is
+    kept.
+
+    Parameters
+    ----------
+    eps : float, default=0.3
+        Radius of the L-infinity ball; ``0`` returns the input unchanged.
+    step_size : float, default=None
+        Step size; ``None`` means ``2.5 * eps / n_steps``.
+    n_steps : int, default=40
+        Steps per restart.
+    n_restarts : int, default=1
+        Number of random starts (at least 1).
+    n_guides : int, default=32
+        Guides (and opponents) per layer and indexed set.
+    temperature : float, default=0.5
+        Softness of the surrogate vote; smaller is closer to the hard kNN.
+    n_target_classes : int, default=1
+        Restarts cycle over this many nearest wrong classes.
+    clip : (float, float) or None, default=(0.0, 1.0)
+        The data box. Inputs must lie inside it; outputs stay inside it.
+    batch_size : int, default=128
+        Samples attacked at once.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the random starts.
+    verbose : int, default=0
+        Show a progress bar when positive.
+
+    See Also
+    --------
+    PGD : The transfer attack against the network.
+
+    Notes
+    -----
+    The surrogate scores both the benign and the hardening sets with equal
+    weight; the estimator's distance weighting is not differentiated. Each
+    restart is judged with the estimator's real (non-differentiable) vote.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.preprocessing import minmax_scale
+    >>> from sklearn_daeknn import DAEkNNClassifier, KNNAdaptiveAttack
+    >>> X, y = load_iris(return_X_y=True)
+    >>> X = minmax_scale(X).astype("float32")
+    >>> clf = DAEkNNClassifier(clip=(0, 1), max_epochs=5, random_state=0).fit(X, y)
+    >>> attack = KNNAdaptiveAttack(eps=0.1, n_steps=10, random_state=0)
+    >>> X_adv = attack.generate(clf, X, y)
+    >>> bool(abs(X_adv - X).max() <= 0.1 + 1e-6)
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "eps": [Interval(Real, 0, None, closed="left")],
+        "step_size": [None, Interval(Real, 0, None, closed="neither")],
+        "n_steps": [Interval(Integral, 0, None, closed="left")],
+        "n_restarts": [Interval(Integral, 1, None, closed="left")],
+        "n_guides": [Interval(Integral, 1, None, closed="left")],
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "n_target_classes": [Interval(Integral, 1, None, closed="left")],
+        "clip": [None, tuple, list],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        eps: float = 0.3,
+        *,
+        step_size: float | None = None,
+        n_steps: int = 40,
+        n_restarts: int = 1,
+        n_guides: int = 32,
+        temperature: float = 0.5,
+        n_target_classes: int = 1,
+        clip: tuple[float, float] | None = (0.0, 1.0),
+        batch_size: int = 128,
+        random_state: Any = None,
+        verbose: int = 0,
+    ) -> None:
+        self.eps = eps
+        self.step_size = step_size
+        self.n_steps = n_steps
+        self.n_restarts = n_restarts
+        self.n_guides = n_guides
+        self.temperature = temperature
+        self.n_target_classes = n_target_classes
+        self.clip = clip
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"KNNAdaptiveAttack({args})"
+
+    def get_params(self) -> dict[str, Any]:
+        """The attack's settings, as a dict (for reports)."""
+        return {name: getattr(self, name) for name in self._parameter_constraints}
+
+    def _validate(self) -> None:
+        validate_parameter_constraints(
+            self._parameter_constraints,
+            self.get_params(),
+            caller_name="KNNAdaptiveAttack",
+        )
+        check_clip(self.clip)
+
+    # ----------------------------------------------------------------- parts
+
+    @staticmethod
+    def _features(estimator: Any, module, x: torch.Tensor) -> list[torch.Tensor]:
+        outs = _collect(module, estimator.layers_, x)
+        return [r(o.float()) for r, o in zip(estimator._reducers, outs, strict=True)]
+
+    def _banks(self, estimator: Any, device) -> list[_Bank]:
+        sets = [estimator.benign_indexes_]
+        if getattr(estimator, "hardening_indexes_", None) is not None:
+            sets.append(estimator.hardening_indexes_)
+        return [
+            _Bank(layer, index.data, estimator._y, device)
+            for indexes in sets
+            for layer, index in enumerate(indexes)
+        ]
+
+    def _rank_targets(
+        self,
+        banks: list[_Bank],
+        feats: list[torch.Tensor],
+        y: torch.Tensor,
+        k: int,
+        n_classes: int,
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Wrong classes by nearness (n, n_classes - 1) and per-bank scales."""
+        cost = torch.zeros(len(y), n_classes, device=y.device)
+        scales = []
+        for bank in banks:
+            d2 = bank.sq_distances(feats[bank.layer])
+            kk = min(k, d2.shape[1])
+            scale = torch.topk(d2, kk, dim=1, largest=False).values[:, -1]
+            scale = scale.clamp(min=1e-12 + 1e-6 * float(scale.mean()))
+            scales.append(scale)
+            for c in range(n_classes):
+                mask = (bank.labels == c)[None, :].expand_as(d2)
+                near = _smallest(d2, mask, kk)
+                dist = d2.gather(1, near).mean(1)
+                cost[:, c] += torch.nan_to_num(dist, posinf=1e30) / scale
+        cost.scatter_(1, y[:, None], math.inf)
+        order = torch.argsort(cost, dim=1, stable=True)[:, : n_classes - 1]
+        return order, scales
+
+    def _pools(self, banks, feats, target: torch.Tensor) -> list[tuple]:
+        """Per bank: gathered points, their squared norms and the guide mask."""
+        m = self.n_guides
+        pools = []
+        for bank in banks:
+            d2 = bank.sq_distances(feats[bank.layer])
+            is_target = bank.labels[None, :] == target[:, None]
+            guides = _smallest(d2, is_target, m)
+            opponents = _smallest(d2, ~is_target, m)
+            idx = torch.cat([guides, opponents], dim=1)
+            chosen = torch.cat(
+                [
+                    torch.ones_like(guides, dtype=torch.bool),
+                    torch.zeros_like(opponents, dtype=torch.bool),
+                ],
+                dim=1,
+            )
+            # Rows with fewer than m points of a kind picked masked (inf) ones.
+            valid = torch.isfinite(d2.gather(1, idx))
+            pools.append((bank.data[idx], bank.sq[idx], chosen & valid, valid))
+        return pools
+
+    def _loss(self, banks, pools, scales, feats) -> torch.Tensor:
+        loss = 0.0
+        for bank, (points, sq, guide, valid), scale in zip(
+            banks, pools, scales, strict=True
+        ):
+            f = feats[bank.layer]
+            d2 = sq - 2 * torch.bmm(points, f[:, :, None])[:, :, 0]
+            d2 = d2 + (f * f).sum(1, keepdim=True)
+            logits = -d2 / (scale[:, None] * self.temperature)
+            all_ = torch.logsumexp(logits.masked_fill(~valid, -math.inf), dim=1)
+            tgt = torch.logsumexp(logits.masked_fill(~guide, -math.inf), dim=1)
+            loss = loss + (all_ - tgt).sum()
+        return loss
+
+    def _attack_batch(
+        self,
+        estimator: Any,
+        module,
+        banks: list[_Bank],
+        x: torch.Tensor,
+        target: torch.Tensor,
+        scales: list[torch.Tensor],
+        generator: torch.Generator,
+        clip,
+    ) -> torch.Tensor:
+        lower, upper = _ball_box(x, float(self.eps), clip)
+        x_adv = _start(x, float(self.eps), lower, upper, True, generator)
+        step = self.step_size
+        if step is None:
+            step = 2.5 * float(self.eps) / max(1, self.n_steps)
+        pools = None
+        for t in range(self.n_steps):
+            if t % _REFRESH_EVERY == 0:
+                with torch.no_grad():
+                    pools = self._pools(
+                        banks, self._features(estimator, module, x_adv), target
+                    )
+            x_adv.requires_grad_(True)
+            loss = self._loss(
+                banks, pools, scales, self._features(estimator, module, x_adv)
+            )
+            (grad,) = torch.autograd.grad(loss, x_adv)
+            with torch.no_grad():
+                x_adv = _project(x_adv - step * grad.sign(), lower, upper)
+        return x_adv.detach()
+
+    # -------------------------------------------------------------- generate
+
+    def generate(self, model: Any, X: Any, y: Any = None) -> np.ndarray:
+        """Return adversarial versions of ``X`` against ``model``'s kNN vote.
+
+        Parameters
+        ----------
+        model : fitted DAEkNNClassifier
+            The estimator whose layers, width reducers and indexes are used.
+        X : array-like of shape (n_samples, n_features)
+            Clean inputs in the estimator's 2-D layout.
+        y : array-like of shape (n_samples,), default=None
+            True labels. ``None`` uses the estimator's own predictions.
+
+        Returns
+        -------
+        X_adv : ndarray of float32 of shape (n_samples, n_features)
+        """
+        self._validate()
+        if not hasattr(model, "benign_indexes_"):
+            raise TypeError(
+                "KNNAdaptiveAttack attacks the kNN vote of a fitted "
+                f"DAEkNNClassifier; got {type(model).__name__}. Use PGD to "
+                "attack a network."
+            )
+        check_is_fitted(model)
+        module, device, input_shape, encode = _resolve_target(model)
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim != 2 or X.shape[1] != model.n_features_in_:
+            raise ValueError(
+                f"X must have shape (n_samples, {model.n_features_in_}); got {X.shape}."
+            )
+        if not np.all(np.isfinite(X)):
+            raise ValueError("X contains NaN or infinity.")
+        clip = check_clip(self.clip)
+        check_box(X, clip, name="X")
+        if y is None:
+            y = model.predict(X)
+        y = np.asarray(y)
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"X and y have different numbers of samples: {X.shape[0]} and "
+                f"{y.shape[0]}."
+            )
+        y_enc = encode(y)
+        out = X.copy()
+        if self.eps == 0 or self.n_steps == 0 or len(X) == 0:
+            return out
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        generator = torch.Generator().manual_seed(int(seed))
+        banks = self._banks(model, device)
+        n_targets = min(self.n_target_classes, len(model.classes_) - 1)
+        n_batches = math.ceil(len(X) / self.batch_size)
+        with _EvalMode(module):
+            for start in progress(
+                range(0, len(X), self.batch_size),
+                total=n_batches,
+                desc=f"kNN adaptive eps={self.eps:g}",
+                verbose=self.verbose,
+            ):
+                stop = min(start + self.batch_size, len(X))
+                x = torch.from_numpy(X[start:stop]).reshape(-1, *input_shape)
+                x = x.to(device)
+                yb = torch.as_tensor(y_enc[start:stop], dtype=torch.long, device=device)
+                with torch.no_grad():
+                    feats = self._features(model, module, x)
+                    order, scales = self._rank_targets(
+                        banks, feats, yb, model.n_neighbors, len(model.classes_)
+                    )
+                best = np.full(stop - start, np.inf)
+                todo = np.arange(stop - start)
+                for restart in range(self.n_restarts):
+                    if len(todo) == 0:
+                        break
+                    sel = torch.as_tensor(todo, device=device)
+                    x_adv = self._attack_batch(
+                        model,
+                        module,
+                        banks,
+                        x[sel],
+                        order[sel, restart % n_targets],
+                        [s[sel] for s in scales],
+                        generator,
+                        clip,
+                    )
+                    x_np = x_adv.cpu().numpy().reshape(len(todo), -1)
+                    proba = model.predict_proba(x_np)
+                    true = y_enc[start + todo]
+                    p_true = proba[np.arange(len(todo)), true]
+                    correct = proba.argmax(1) == true
+                    score = p_true + correct  # any misclassification beats all
+                    better = score < best[todo]
+                    out[start + todo[better]] = x_np[better]
+                    best[todo[better]] = score[better]
+                    todo = todo[best[todo] >= 1]  # still classified correctly
+        return out

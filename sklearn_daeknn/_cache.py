@@ -1,0 +1,158 @@
+"""Caching of the expensive stages of ``fit``, as :class:`~sklearn.pipeline.Pipeline`
+does with its ``memory`` parameter.
+
+``fit`` has three stages whose costs differ by orders of magnitude: training
+the network (minutes), making the hardening data (a PGD run over the training
+set) and indexing the features (seconds). A grid search over ``n_neighbors``,
+``weighting`` or the hardening strength should pay for the first stage once
+per training set, not once per candidate. With a ``joblib.Memory`` (or a
+folder) the first two stages are memoised on disk:
+
+- the trained network, keyed by the training data, the random seeds drawn
+  from ``random_state`` and every parameter except the kNN-side ones
+  (:data:`KNN_PARAMS`) and the hardening ones (:data:`HARDENING_PARAMS`);
+- the hardening data, keyed by the same, plus the hardening parameters.
+
+The key is built from the parameters *not* listed as kNN-side, so that a
+parameter added later is conservatively part of the network's key. As in
+``Pipeline``, a ``random_state=None`` draws new seeds at each fit and so never
+hits the cache: pass an int to benefit from it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from sklearn.utils.validation import check_memory
+
+__all__ = ["HARDENING_PARAMS", "KNN_PARAMS", "cached_stage", "stage_key"]
+
+logger = logging.getLogger("sklearn_daeknn")
+
+#: Parameters used only after the network is trained and the hardening data
+#: made: changing them reuses both cached stages.
+KNN_PARAMS = frozenset(
+    {
+        "n_neighbors",
+        "weighting",
+        "temperature",
+        "index",
+        "layers",
+        "max_layer_features",
+        "feature_reduction",
+        "memory",
+        "verbose",
+        # Post-hoc calibration of the vote (does not touch the network).
+        "calibration",
+        "calibration_size",
+    }
+)
+
+#: Parameters of the hardening attack: changing them reuses the network.
+HARDENING_PARAMS = frozenset(
+    {"hardening_strength", "hardening_steps", "hardening_step_size"}
+)
+
+
+def stage_key(params: dict[str, Any], stage: str) -> dict[str, Any]:
+    """The parameters that determine the output of ``stage``.
+
+    Parameters
+    ----------
+    params : dict
+        The estimator's ``get_params(deep=False)``.
+    stage : {'network', 'hardening'}
+        Which stage the key is for.
+
+    Returns
+    -------
+    key : dict
+        ``params`` without the kNN-side parameters, and without the hardening
+        parameters for the ``'network'`` stage.
+
+    Examples
+    --------
+    >>> key = stage_key({"n_neighbors": 5, "lr": 0.1, "hardening_strength": 0.1},
+    ...                 "network")
+    >>> key
+    {'lr': 0.1}
+    >>> sorted(stage_key({"n_neighbors": 5, "lr": 0.1, "hardening_strength": 0.1},
+    ...                  "hardening"))
+    ['hardening_strength', 'lr']
+    """
+    if stage not in ("network", "hardening"):
+        raise ValueError(f"stage must be 'network' or 'hardening'; got {stage!r}.")
+    drop = KNN_PARAMS | {"random_state"}  # the drawn seeds are in the key
+    if stage == "network":
+        drop = drop | HARDENING_PARAMS
+    return {name: value for name, value in sorted(params.items()) if name not in drop}
+
+
+def _run_stage(
+    compute: Callable[..., Any],
+    stage: str,
+    key: dict[str, Any],
+    X: np.ndarray,
+    y: np.ndarray,
+    seeds: tuple[int, ...],
+) -> Any:
+    # ``compute`` is excluded from the hash (it is a bound method of the
+    # estimator, whose kNN-side parameters must not matter): ``key``, the data
+    # and the seeds identify the result.
+    logger.info("computing the %s stage (not cached)", stage)
+    return compute()
+
+
+def cached_stage(
+    memory: Any,
+    stage: str,
+    compute: Callable[[], Any],
+    params: dict[str, Any],
+    X: np.ndarray,
+    y: np.ndarray,
+    seeds: tuple[int, ...],
+) -> Any:
+    """Run ``compute()`` through ``memory``, keyed by the stage's parameters.
+
+    Parameters
+    ----------
+    memory : None, str or joblib.Memory
+        Where to cache; ``None`` computes every time (no caching).
+    stage : {'network', 'hardening'}
+        The stage, which chooses the parameters of the key.
+    compute : callable
+        Computes the stage's result with no arguments.
+    params : dict
+        The estimator's ``get_params(deep=False)``.
+    X, y : ndarray
+        The training data (part of the key).
+    seeds : tuple of int
+        The random seeds the stage uses (part of the key).
+
+    Returns
+    -------
+    result : object
+        What ``compute()`` returns, or its cached copy.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile
+    >>> calls = []
+    >>> def compute():
+    ...     calls.append(1)
+    ...     return 42
+    >>> X, y = np.zeros((3, 2)), np.zeros(3)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     for k in (1, 2):
+    ...         _ = cached_stage(folder, "network", compute,
+    ...                          {"n_neighbors": k, "lr": 0.1}, X, y, (0,))
+    >>> len(calls)
+    1
+    """
+    memory = check_memory(memory)
+    key = stage_key(params, stage)
+    run = memory.cache(_run_stage, ignore=["compute"])
+    return run(compute, stage, key, X, y, tuple(int(s) for s in seeds))

@@ -1,0 +1,139 @@
+"""PGD and Madry adversarial training."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from skorch import NeuralNetClassifier
+from torch import nn
+
+from sklearn_daeknn import MLP, PGD, AdversarialNetClassifier, pgd_perturb
+
+
+def _net(seed=0, n_features=6, n_classes=3):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(n_features, 16), nn.ReLU(), nn.Linear(16, n_classes))
+
+
+@given(
+    eps=st.floats(0.0, 0.5),
+    n_steps=st.integers(0, 5),
+    random_start=st.booleans(),
+    seed=st.integers(0, 2**16),
+    low=st.floats(-1.0, 0.0),
+)
+def test_pgd_stays_in_ball_and_box(eps, n_steps, random_start, seed, low):
+    rng = np.random.RandomState(seed)
+    high = low + 1.0
+    X = rng.uniform(low, high, size=(7, 6)).astype(np.float32)
+    y = rng.randint(3, size=7)
+    attack = PGD(
+        eps=eps,
+        n_steps=n_steps,
+        random_start=random_start,
+        clip=(low, high),
+        random_state=seed,
+    )
+    X_adv = attack.generate(_net(seed), X, y)
+    assert X_adv.dtype == np.float32 and X_adv.shape == X.shape
+    assert np.abs(X_adv - X).max(initial=0) <= eps + 1e-6
+    assert X_adv.min() >= np.float32(low) and X_adv.max() <= np.float32(high)
+
+
+@given(seed=st.integers(0, 2**16), n_steps=st.integers(0, 5))
+def test_pgd_eps_zero_returns_input(seed, n_steps):
+    X = np.random.RandomState(seed).rand(5, 6).astype(np.float32)
+    X_adv = PGD(eps=0.0, n_steps=n_steps).generate(_net(), X, np.zeros(5, int))
+    np.testing.assert_array_equal(X_adv, X)
+
+
+def test_pgd_is_deterministic_under_seed():
+    X = np.random.RandomState(0).rand(20, 6).astype(np.float32)
+    y = np.arange(20) % 3
+    a = PGD(eps=0.2, random_state=3).generate(_net(), X, y)
+    b = PGD(eps=0.2, random_state=3).generate(_net(), X, y)
+    c = PGD(eps=0.2, random_state=4).generate(_net(), X, y)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_pgd_lowers_network_accuracy(fitted_dknn, digits):
+    _, _, X_test, y_test = digits
+    clean = np.mean(fitted_dknn.predict_network(X_test) == y_test)
+    X_adv = PGD(eps=0.2, random_state=0).generate(fitted_dknn, X_test, y_test)
+    adv = np.mean(fitted_dknn.predict_network(X_adv) == y_test)
+    assert clean > 0.8
+    assert adv < clean - 0.3
+
+
+def test_pgd_restores_mode_and_leaves_parameter_gradients_alone():
+    net = _net().train()
+    x, y = torch.rand(4, 6), torch.tensor([0, 1, 2, 0])
+    pgd_perturb(net, x, y, eps=0.1, n_steps=3)
+    assert net.training
+    assert all(p.grad is None for p in net.parameters())
+    net.eval()
+    pgd_perturb(net, x, y, eps=0.1, n_steps=3)
+    assert not net.training
+
+
+def test_pgd_without_labels_uses_predictions():
+    net = _net()
+    X = np.random.RandomState(0).rand(10, 6).astype(np.float32)
+    with torch.no_grad():
+        y_pred = net(torch.from_numpy(X)).argmax(1).numpy()
+    a = PGD(eps=0.1, random_state=0).generate(net, X)
+    b = PGD(eps=0.1, random_state=0).generate(net, X, y_pred)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_pgd_rejects_bad_input(fitted_daeknn, digits):
+    _, _, X_test, y_test = digits
+    with pytest.raises(ValueError, match="outside the box"):
+        PGD(eps=0.1).generate(fitted_daeknn, X_test + 2.0, y_test)
+    with pytest.raises(ValueError, match="unseen at fit"):
+        PGD(eps=0.1).generate(fitted_daeknn, X_test[:3], np.array([0, 1, 99]))
+    with pytest.raises(ValueError, match="NaN"):
+        PGD(eps=0.1).generate(fitted_daeknn, np.full_like(X_test[:2], np.nan))
+    with pytest.raises(ValueError, match="eps"):
+        PGD(eps=-0.1).generate(fitted_daeknn, X_test, y_test)
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        PGD(eps=0.1).generate(object(), X_test, y_test)
+
+
+def _train(net_cls, **kwargs):
+    X = np.random.RandomState(0).rand(64, 4).astype(np.float32)
+    y = (X[:, 0] > 0.5).astype(np.int64)
+    torch.manual_seed(0)
+    net = net_cls(
+        MLP(input_shape=(4,), n_classes=2),
+        criterion=nn.CrossEntropyLoss,
+        train_split=None,
+        max_epochs=3,
+        batch_size=16,
+        verbose=0,
+        **kwargs,
+    )
+    torch.manual_seed(1)
+    return net.fit(X, y)
+
+
+def test_adversarial_training_with_eps_zero_is_standard_training():
+    standard = _train(NeuralNetClassifier)
+    adversarial = _train(AdversarialNetClassifier, attack_eps=0.0)
+    for p, q in zip(
+        standard.module_.parameters(), adversarial.module_.parameters(), strict=True
+    ):
+        torch.testing.assert_close(p, q)
+
+
+def test_adversarial_training_changes_the_network():
+    standard = _train(NeuralNetClassifier)
+    adversarial = _train(AdversarialNetClassifier, attack_eps=0.2)
+    assert any(
+        not torch.allclose(p, q)
+        for p, q in zip(
+            standard.module_.parameters(), adversarial.module_.parameters(), strict=True
+        )
+    )
