@@ -38,11 +38,11 @@ extensions = [
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "generated/*.md", "**/.ipynb_checkpoints"]
+exclude_patterns = ["_build", "_cli", "api_generated.rst", "**/.ipynb_checkpoints"]
 templates_path = ["_templates"]
 
 # -- autodoc / autosummary / numpydoc -----------------------------------------
-autosummary_generate = True
+autosummary_generate = ["api_generated.rst"]
 autosummary_imported_members = True
 autodoc_default_options = {"members": True, "inherited-members": False}
 autodoc_typehints = "none"  # the numpydoc sections already give the types
@@ -146,4 +146,37 @@ def write_api_reference() -> None:
         target.write_text(text)
 
 
+def write_cli_help() -> None:
+    """Write the ``--help`` text of every command to ``docs/_cli/*.txt``."""
+    import contextlib
+    import io
+
+    from sklearn_daeknn import __main__ as cli
+    from sklearn_daeknn import benchmarks
+
+    commands = [[], *([name] for name in cli.COMMANDS)]
+    commands += [["benchmark", name] for name in benchmarks.BENCHMARKS]
+    out_dir = DOCS / "_cli"
+    out_dir.mkdir(exist_ok=True)
+    os.environ["COLUMNS"] = "80"
+    for command in commands:
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer), contextlib.suppress(SystemExit):
+            cli.main([*command, "--help"])
+        name = "-".join(["main", *command])
+        (out_dir / f"{name}.txt").write_text(buffer.getvalue())
+
+
+def skip_member(app, what, name, obj, skip, options):  # noqa: ARG001
+    """Leave out scikit-learn's generated metadata-routing setters."""
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    return None
+
+
+def setup(app) -> None:  # noqa: ANN001
+    app.connect("autodoc-skip-member", skip_member)
+
+
 write_api_reference()
+write_cli_help()

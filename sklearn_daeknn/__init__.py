@@ -1,8 +1,23 @@
 """Deep Adversarially-Enhanced k-Nearest Neighbours as a scikit-learn classifier."""
 
+from ._adaptive_attack import KNNAdaptiveAttack
 from ._attack import PGD, default_step_size, pgd_perturb
 from ._classifier import DAEkNNClassifier
-from ._evaluation import harmonic_mean, robustness_report
+from ._conformal import (
+    conformal_prediction_set,
+    conformal_pvalues,
+    credibility_confidence,
+    nonconformity,
+)
+from ._evaluation import (
+    compare_weightings,
+    hardening_sweep,
+    harmonic_mean,
+    make_robustness_scorer,
+    per_layer_scores,
+    robustness_report,
+    vote_scores,
+)
 from ._index import ExactIndex, NNDescentIndex, build_index
 from ._networks import MLP, MNISTCNN, VGG16, SmallCNN, default_knn_layers
 from ._training import AdversarialNetClassifier
@@ -17,16 +32,26 @@ __all__ = [
     "AdversarialNetClassifier",
     "DAEkNNClassifier",
     "ExactIndex",
+    "KNNAdaptiveAttack",
     "NNDescentIndex",
     "SmallCNN",
     "__version__",
     "build_index",
     "class_fractions",
+    "compare_weightings",
+    "conformal_prediction_set",
+    "conformal_pvalues",
+    "credibility_confidence",
     "default_knn_layers",
     "default_step_size",
+    "hardening_sweep",
     "harmonic_mean",
     "joint_vote",
+    "make_robustness_scorer",
+    "nonconformity",
+    "per_layer_scores",
     "pgd_perturb",
     "robustness_report",
+    "vote_scores",
     "vote_weights",
 ]

@@ -232,7 +232,12 @@ class KNNAdaptiveAttack:
         return order, scales
 
     def _pools(self, banks, feats, target: torch.Tensor) -> list[tuple]:
-        """Per bank: gathered points, their squared norms and the guide mask."""
+        """Per bank: the union of the selected points, and per-row masks.
+
+        Each row's guides and opponents are marked in ``(n, n_union)`` masks
+        over the union of all rows' selections, so that the loss is one
+        matrix product per bank rather than a gather per row.
+        """
         m = self.n_guides
         pools = []
         for bank in banks:
@@ -240,17 +245,19 @@ class KNNAdaptiveAttack:
             is_target = bank.labels[None, :] == target[:, None]
             guides = _smallest(d2, is_target, m)
             opponents = _smallest(d2, ~is_target, m)
-            idx = torch.cat([guides, opponents], dim=1)
-            chosen = torch.cat(
-                [
-                    torch.ones_like(guides, dtype=torch.bool),
-                    torch.zeros_like(opponents, dtype=torch.bool),
-                ],
-                dim=1,
-            )
             # Rows with fewer than m points of a kind picked masked (inf) ones.
-            valid = torch.isfinite(d2.gather(1, idx))
-            pools.append((bank.data[idx], bank.sq[idx], chosen & valid, valid))
+            ok_g = torch.isfinite(d2.gather(1, guides))
+            ok_o = torch.isfinite(d2.gather(1, opponents))
+            union, inverse = torch.unique(
+                torch.cat([guides, opponents], dim=1), return_inverse=True
+            )
+            n, n_guides = guides.shape
+            guide = torch.zeros(n, len(union), dtype=torch.bool, device=d2.device)
+            valid = torch.zeros_like(guide)
+            guide.scatter_(1, inverse[:, :n_guides], ok_g)
+            valid.scatter_(1, inverse[:, n_guides:], ok_o)
+            valid |= guide
+            pools.append((bank.data[union], bank.sq[union], guide, valid))
         return pools
 
     def _loss(self, banks, pools, scales, feats) -> torch.Tensor:
@@ -259,7 +266,7 @@ class KNNAdaptiveAttack:
             banks, pools, scales, strict=True
         ):
             f = feats[bank.layer]
-            d2 = sq - 2 * torch.bmm(points, f[:, :, None])[:, :, 0]
+            d2 = torch.addmm(sq, f, points.T, beta=1, alpha=-2)
             d2 = d2 + (f * f).sum(1, keepdim=True)
             logits = -d2 / (scale[:, None] * self.temperature)
             all_ = torch.logsumexp(logits.masked_fill(~valid, -math.inf), dim=1)

@@ -20,6 +20,7 @@ from torch import nn
 
 from ._attack import PGD
 from ._cache import cached_stage
+from ._conformal import conformal_pvalues, credibility_confidence, nonconformity
 from ._features import check_layers, extract_layer_features
 from ._index import build_index
 from ._networks import MLP, SmallCNN, default_knn_layers
@@ -94,6 +95,12 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
     clip : (float, float) or None, default=None
         The box the inputs live in (``(0.0, 1.0)`` for images). Inputs
         outside it are rejected and attacks stay inside it. ``None``: no box.
+    calibration_size : int or float, default=0
+        Samples held out of ``fit`` (network, hardening data and indexes) to
+        calibrate DkNN's conformal p-values, as a count (int) or a fraction of
+        ``X`` (float in ``(0, 1)``); the split is stratified when possible and
+        seeded by ``random_state``. ``0`` disables calibration (and
+        :meth:`predict_credibility`).
     max_epochs : int, default=20
         Training epochs.
     lr : float, default=1e-3
@@ -126,7 +133,7 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         Class labels.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when ``X`` has string column names.
     input_shape_ : tuple of int
         Shape of one sample as fed to the network.
@@ -140,6 +147,10 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
     hardening_indexes_ : list of index objects or None
         One per layer over the hardening features; ``None`` without
         hardening data.
+    calibration_scores_ : ndarray of shape (n_calibration,) or None
+        Nonconformity of each held-out calibration sample with its true label
+        (see :func:`~sklearn_daeknn.nonconformity`); ``None`` when
+        ``calibration_size=0``.
 
     See Also
     --------
@@ -156,14 +167,14 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
 
     The paper's variants are parameter settings:
 
-    ============  ======================  ========================
+    ============  ========================  ========================
     name          ``adversarial_training``  ``hardening_strength``
-    ============  ======================  ========================
-    DkNN          False                   0
-    DAEkNN-WAT    False                   > 0 (small)
-    DAEkNN-WAD    True                    0
-    DAEkNN        True                    > 0
-    ============  ======================  ========================
+    ============  ========================  ========================
+    DkNN          False                     0
+    DAEkNN-WAT    False                     > 0 (small)
+    DAEkNN-WAD    True                      0
+    DAEkNN        True                      > 0
+    ============  ========================  ========================
 
     The network alone (the paper's CNN and AT-CNN baselines) is available as
     :meth:`predict_network`.
@@ -200,6 +211,10 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         "index": [StrOptions({"auto", "exact", "nndescent"})],
         "max_layer_features": [None, Interval(Integral, 1, None, closed="left")],
         "clip": [None, tuple, list],
+        "calibration_size": [
+            Interval(Integral, 0, None, closed="left"),
+            Interval(Real, 0, 1, closed="neither"),
+        ],
         "max_epochs": [Interval(Integral, 0, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -229,6 +244,7 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         index: str = "auto",
         max_layer_features: int | None = 4096,
         clip: tuple[float, float] | None = None,
+        calibration_size: float = 0,
         max_epochs: int = 20,
         lr: float = 1e-3,
         batch_size: int = 128,
@@ -254,6 +270,7 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         self.index = index
         self.max_layer_features = max_layer_features
         self.clip = clip
+        self.calibration_size = calibration_size
         self.max_epochs = max_epochs
         self.lr = lr
         self.batch_size = batch_size
@@ -302,6 +319,7 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         seeds = check_random_state(self.random_state).randint(
             np.iinfo(np.int32).max, size=4
         )
+        X, y_enc, X_cal, y_cal = self._hold_out_calibration(X, y_enc, int(seeds[3]))
         X_net = X.reshape(-1, *self.input_shape_)
 
         with torch.random.fork_rng(devices=[]):
@@ -358,7 +376,49 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
             )
         self.benign_indexes_ = indexes[0]
         self.hardening_indexes_ = indexes[1] if len(indexes) > 1 else None
+        self.calibration_scores_ = None
+        if X_cal is not None:
+            proba = self._proba(X_cal.reshape(-1, *self.input_shape_))
+            scores = nonconformity(proba, self.n_neighbors, len(self.layers_))
+            self.calibration_scores_ = scores[np.arange(len(y_cal)), y_cal]
         return self
+
+    def _hold_out_calibration(
+        self, X: np.ndarray, y: np.ndarray, seed: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Split off the conformal calibration set (stratified when possible)."""
+        size = self.calibration_size
+        if not size:
+            return X, y, None, None
+        n = len(X)
+        n_cal = int(size) if isinstance(size, Integral) else int(round(size * n))
+        n_classes = len(self.classes_)
+        if n_cal < 1 or n - n_cal < max(self.n_neighbors, n_classes):
+            raise ValueError(
+                f"calibration_size={size!r} holds out {n_cal} of {n} samples; "
+                f"at least 1 must be held out and at least "
+                f"{max(self.n_neighbors, n_classes)} (n_neighbors and one per "
+                "class) must remain for training. Use a smaller calibration_size, "
+                "or 0 to disable calibration."
+            )
+        from sklearn.model_selection import train_test_split
+
+        counts = np.bincount(y, minlength=n_classes)
+        stratify = (
+            y if counts.min() >= 2 and min(n_cal, n - n_cal) >= n_classes else None
+        )
+        train, cal = train_test_split(
+            np.arange(n), test_size=n_cal, random_state=seed, stratify=stratify
+        )
+        train.sort()
+        cal.sort()
+        missing = np.setdiff1d(np.arange(n_classes), y[train])
+        if len(missing):
+            raise ValueError(
+                f"calibration_size={size!r} left no training sample of class "
+                f"{self.classes_[missing[0]]!r}; use a smaller calibration_size."
+            )
+        return X[train], y[train], X[cal], y[cal]
 
     def _check_device(self) -> torch.device:
         try:
@@ -399,9 +459,13 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
                 "module must be None, a torch.nn.Module subclass or instance; got "
                 f"{module!r}."
             )
+        # Probe on the module's own device: an instance may live on a GPU
+        # (e.g. a fitted estimator's network_, reused by with_network).
+        param = next(module.parameters(), None)
+        probe = torch.zeros(1, *shape, device=None if param is None else param.device)
         try:
             with torch.no_grad():
-                out = module.eval()(torch.zeros(1, *shape))
+                out = module.eval()(probe)
         except Exception as exc:
             raise ValueError(
                 f"The network fails on one input of shape input_shape={shape}: "
@@ -524,7 +588,10 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
             Columns follow ``classes_``; rows sum to 1.
         """
-        features = self.layer_features(X)
+        return self._proba(self._validate_X(X))
+
+    def _proba(self, X_net: np.ndarray) -> np.ndarray:
+        features = self._features(X_net)
         benign = self._neighbors(self.benign_indexes_, features)
         hardening = None
         if self.hardening_indexes_ is not None:
@@ -552,6 +619,74 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         """
         proba = self.predict_proba(X)
         return self.classes_.take(np.argmax(proba, axis=1))
+
+    def predict_pvalues(self, X: Any) -> np.ndarray:
+        """Conformal p-values of every class (DkNN's calibration).
+
+        The nonconformity of ``(x, j)`` is the weighted number of neighbours,
+        over the layers and the benign and hardening sets, whose label is not
+        ``j`` (see :func:`~sklearn_daeknn.nonconformity`); its p-value is the
+        fraction of held-out calibration samples whose true label is at least
+        as nonconforming (:func:`~sklearn_daeknn.conformal_pvalues`).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        pvalues : ndarray of shape (n_samples, n_classes)
+            In ``(0, 1]``; columns follow ``classes_``.
+        """
+        return self._pvalues(self.predict_proba(X))
+
+    def _pvalues(self, proba: np.ndarray) -> np.ndarray:
+        if self.calibration_scores_ is None:
+            raise ValueError(
+                "predict_pvalues and predict_credibility need a calibration set, "
+                "but this estimator was fitted with calibration_size=0. Refit "
+                "with calibration_size=0.1 (a fraction) or e.g. 500 (a number of "
+                "samples) to hold one out."
+            )
+        scores = nonconformity(proba, self.n_neighbors, len(self.layers_))
+        return conformal_pvalues(self.calibration_scores_, scores)
+
+    def predict_credibility(self, X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Predicted labels with DkNN's credibility and confidence.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            The predicted labels, as :meth:`predict` (a class of largest
+            p-value: p-values fall as the nonconformity rises).
+        credibility : ndarray of shape (n_samples,)
+            The largest p-value: low when even the predicted label is unusual
+            for the calibration data (e.g. on adversarial inputs).
+        confidence : ndarray of shape (n_samples,)
+            One minus the second largest p-value.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn.preprocessing import minmax_scale
+        >>> from sklearn_daeknn import DAEkNNClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = DAEkNNClassifier(calibration_size=0.3, max_epochs=5,
+        ...                        random_state=0).fit(minmax_scale(X), y)
+        >>> labels, credibility, confidence = clf.predict_credibility(
+        ...     minmax_scale(X)[:3])
+        >>> bool(((0 < credibility) & (credibility <= 1)).all())
+        True
+        """
+        proba = self.predict_proba(X)
+        credibility, confidence = credibility_confidence(self._pvalues(proba))
+        return self.classes_.take(np.argmax(proba, axis=1)), credibility, confidence
 
     def predict_proba_network(self, X: Any) -> np.ndarray:
         """Class probabilities of the network alone (softmax of its logits).

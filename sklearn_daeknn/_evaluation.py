@@ -53,8 +53,8 @@ def _scores(y: np.ndarray, y_clean: np.ndarray, y_adv: np.ndarray) -> dict:
     return {"SA": sa, "AA": aa, "HM": harmonic_mean(sa, aa)}
 
 
-def _attack_settings(attack: PGD) -> dict[str, Any]:
-    settings = {"name": "PGD", "norm": "inf", **attack.get_params()}
+def _attack_settings(attack: Any) -> dict[str, Any]:
+    settings = {"name": type(attack).__name__, "norm": "inf", **attack.get_params()}
     settings.pop("verbose", None)
     if settings.get("clip") is not None:
         settings["clip"] = [float(c) for c in settings["clip"]]
@@ -70,6 +70,8 @@ def robustness_report(
     source: Any = None,
     X_adv: np.ndarray | None = None,
     predict: str = "predict",
+    adaptive_attack: Any = None,
+    X_adv_adaptive: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Clean and adversarial accuracy of a fitted classifier.
 
@@ -96,12 +98,23 @@ def robustness_report(
     predict : str, default="predict"
         Name of the estimator's prediction method, e.g. ``"predict_network"``
         for a DAEkNNClassifier's network alone.
+    adaptive_attack : KNNAdaptiveAttack, default=None
+        An attack on the estimator's kNN vote itself (``estimator`` must be a
+        fitted DAEkNNClassifier), run beside the transfer attack. Transfer
+        PGD overstates the robustness of kNN defences; this gives the honest
+        figure.
+    X_adv_adaptive : ndarray, default=None
+        Its adversarial inputs made beforehand (then ``adaptive_attack``
+        only labels the report).
 
     Returns
     -------
     report : dict
         ``SA``, ``AA``, ``HM`` (fractions), ``attack`` (its settings),
         ``protocol`` (how the adversarial inputs were made) and ``n_samples``.
+        With an adaptive attack also ``AA_adaptive``, ``worst_case_AA`` (an
+        input counts as robust only if every attack fails on it),
+        ``worst_case_HM`` and ``adaptive_attack`` (its settings).
 
     See Also
     --------
@@ -129,12 +142,25 @@ def robustness_report(
         f"PGD against the network of {type(source).__name__}, "
         f"classified by {type(estimator).__name__}.{predict}"
     )
-    return {
-        **_scores(y, method(X), method(X_adv)),
+    y_clean, y_adv = method(X), method(X_adv)
+    report = {
+        **_scores(y, y_clean, y_adv),
         "attack": _attack_settings(attack),
         "protocol": protocol,
         "n_samples": int(len(y)),
     }
+    if adaptive_attack is not None or X_adv_adaptive is not None:
+        if X_adv_adaptive is None:
+            X_adv_adaptive = adaptive_attack.generate(estimator, X, y)
+        y_adaptive = method(X_adv_adaptive)
+        report["AA_adaptive"] = float(np.mean(y_adaptive == y))
+        robust = (y_adv == y) & (y_adaptive == y)
+        report["worst_case_AA"] = float(np.mean(robust))
+        report["worst_case_HM"] = harmonic_mean(report["SA"], report["worst_case_AA"])
+        report["adaptive_attack"] = (
+            None if adaptive_attack is None else _attack_settings(adaptive_attack)
+        )
+    return report
 
 
 class _RobustnessScorer:
@@ -352,10 +378,15 @@ def vote_scores(
     temperature = estimator.temperature if temperature is None else temperature
     y = np.asarray(y)
     preds = [
-        _vote(estimator, _layer_neighbors(estimator, data), positions, weighting,
-              temperature)
+        _vote(
+            estimator,
+            _layer_neighbors(estimator, data),
+            positions,
+            weighting,
+            temperature,
+        )
         for data in (X, X_adv)
-    ]  # fmt: skip
+    ]
     return _scores(y, *preds)
 
 
@@ -470,7 +501,8 @@ def compare_weightings(
     out = {}
     for w in weightings:
         args = (positions, w, estimator.temperature)
-        out[w] = _scores(y, _vote(estimator, clean, *args), _vote(estimator, adv, *args))
+        y_clean = _vote(estimator, clean, *args)
+        out[w] = _scores(y, y_clean, _vote(estimator, adv, *args))
     return out
 
 
@@ -559,9 +591,7 @@ def hardening_sweep(
     for strength in progress(
         strengths, total=len(strengths), desc="hardening sweep", verbose=verbose
     ):
-        refit = with_network(
-            estimator, X_train, y_train, hardening_strength=strength
-        )
+        refit = with_network(estimator, X_train, y_train, hardening_strength=strength)
         scores = vote_scores(refit, X, y, X_adv, layers=layers)
         for metric in METRICS:
             out[metric].append(scores[metric])

@@ -9,17 +9,39 @@ scikit-learn's order, with Euclidean distances sorted ascending.
   points).
 - :class:`NNDescentIndex`: pynndescent's approximate graph search, imported
   lazily because importing it compiles code with numba.
+
+numba compiles pynndescent's kernels on first use in each process (tens of
+seconds, minutes with an empty cache). Most of them are declared
+``cache=True``: numba then stores the machine code on disk and a later
+process only loads it. Where numba keeps that cache is ``NUMBA_CACHE_DIR``;
+when the user has not set it, :func:`numba_cache_dir` points it, before
+pynndescent is first imported, at a per-user folder
+(``$XDG_CACHE_HOME/sklearn-daeknn-numba``, by default
+``~/.cache/sklearn-daeknn-numba``), so the compilation is paid once per
+machine rather than once per process or per (possibly read-only) install.
+The graph-construction kernels that pynndescent does not cache are still
+compiled once per process, at the first build.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
+import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-__all__ = ["ExactIndex", "NNDescentIndex", "build_index", "AUTO_NNDESCENT_MIN_SAMPLES"]
+__all__ = [
+    "AUTO_NNDESCENT_MIN_SAMPLES",
+    "ExactIndex",
+    "NNDescentIndex",
+    "build_index",
+    "numba_cache_dir",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +52,53 @@ AUTO_NNDESCENT_MIN_SAMPLES = 50_000
 _RERANK_MARGIN = 8
 # Bytes of the (queries x points) distance block computed at once.
 _BLOCK_BYTES = 64 * 2**20
+
+
+def numba_cache_dir() -> str:
+    """Make sure numba caches compiled code on disk, and say where.
+
+    If the environment variable ``NUMBA_CACHE_DIR`` is unset, it is set to a
+    per-user folder, ``$XDG_CACHE_HOME/sklearn-daeknn-numba`` (by default
+    ``~/.cache/sklearn-daeknn-numba``); if numba is already imported its
+    configuration is updated too. A value set by the user is left alone.
+    Called before pynndescent is imported.
+
+    Returns
+    -------
+    path : str
+        The folder numba caches into.
+
+    Examples
+    --------
+    >>> import os
+    >>> numba_cache_dir() == os.environ["NUMBA_CACHE_DIR"]
+    True
+    """
+    path = os.environ.get("NUMBA_CACHE_DIR")
+    if path:
+        return path
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".cache"
+    )
+    path = os.path.join(base, "sklearn-daeknn-numba")
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # e.g. a read-only home: keep numba's default
+        logger.warning("cannot create numba cache folder %s: %s", path, exc)
+        return ""
+    os.environ["NUMBA_CACHE_DIR"] = path
+    numba = sys.modules.get("numba")
+    if numba is not None:
+        numba.config.CACHE_DIR = path
+    logger.info("numba caches compiled code in %s", path)
+    return path
+
+
+def _nndescent_class() -> type:
+    numba_cache_dir()
+    from pynndescent import NNDescent
+
+    return NNDescent
 
 
 class ExactIndex:
@@ -61,7 +130,9 @@ class ExactIndex:
         data = torch.from_numpy(self.data)
         sq_data = (data * data).sum(1)
         n_cand = min(k + _RERANK_MARGIN, self.n_points)
-        block = max(1, _BLOCK_BYTES // (4 * max(1, self.n_points)))
+        # Bound both the distance block and the re-ranking gather in memory.
+        width = max(self.n_points, n_cand * self.data.shape[1], 1)
+        block = max(1, _BLOCK_BYTES // (4 * width))
         dist = np.empty((len(X), k), dtype=np.float32)
         ind = np.empty((len(X), k), dtype=np.int64)
         with torch.inference_mode():
@@ -83,10 +154,16 @@ class ExactIndex:
 class NNDescentIndex:
     """Approximate k-nearest-neighbour search with pynndescent.
 
-    The graph is built on construction. When pickled, only the float32 data
-    is kept (pynndescent's own pickles are fragile across numba versions):
-    the graph is rebuilt, with the same seed, on the first query after
-    unpickling.
+    The graph is built on construction (the first build in a process also
+    compiles pynndescent's kernels: see the module notes).
+
+    Pickling keeps the search graph, not just the data: an unpickled index
+    answers queries without rebuilding. Unpickling imports pynndescent, so
+    *loading* an estimator with such an index pays numba's loading (a few
+    seconds from the on-disk cache) rather than its first ``predict``. If the
+    stored graph cannot be restored (for instance under another pynndescent
+    or numba version) the graph is rebuilt from the data, with the same seed,
+    and a warning says so.
 
     Parameters
     ----------
@@ -98,6 +175,9 @@ class NNDescentIndex:
         Seeds the graph construction.
     n_jobs : int, default=None
         Threads used by pynndescent.
+    epsilon : float, default=0.1
+        Search breadth at query time (pynndescent's ``epsilon``): larger is
+        slower and more accurate.
     """
 
     def __init__(
@@ -107,25 +187,33 @@ class NNDescentIndex:
         n_neighbors: int = 30,
         random_state: int = 0,
         n_jobs: int | None = None,
+        epsilon: float = 0.1,
     ) -> None:
-        self.data = np.array(data, dtype=np.float32, order="C")  # writable copy
         self.n_neighbors = n_neighbors
         self.random_state = random_state
         self.n_jobs = n_jobs
-        self._build()
+        self.epsilon = epsilon
+        # pynndescent wants writable float32 (read-only input recompiles).
+        self._build(np.array(data, dtype=np.float32, order="C"))
 
     @property
     def n_points(self) -> int:
-        return len(self.data)
+        return int(self._nnd._raw_data.shape[0])
 
-    def _build(self) -> None:
-        from pynndescent import NNDescent
+    @property
+    def data(self) -> np.ndarray:
+        """The indexed points, in their original order (a copy)."""
+        return _original_order(self._nnd.__dict__)
 
-        logger.info("building pynndescent index over %d points", self.n_points)
+    def _build(self, data: np.ndarray) -> None:
+        NNDescent = _nndescent_class()
+        logger.info("building pynndescent index over %d points", len(data))
+        # After prepare() the graph holds its own copy of the data, permuted
+        # to its vertex order; no other copy is kept.
         self._nnd = NNDescent(
-            self.data,
+            data,
             metric="euclidean",
-            n_neighbors=min(self.n_neighbors, self.n_points - 1),
+            n_neighbors=min(self.n_neighbors, len(data) - 1),
             random_state=self.random_state,
             n_jobs=self.n_jobs,
             compressed=False,
@@ -134,16 +222,55 @@ class NNDescentIndex:
 
     def query(self, X: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Return the distances and indices of (approximately) the ``k`` nearest."""
-        if self._nnd is None:
-            self._build()
         X = np.array(X, dtype=np.float32, order="C")
-        ind, dist = self._nnd.query(X, k=k)
+        ind, dist = self._nnd.query(X, k=k, epsilon=self.epsilon)
         return dist.astype(np.float32), ind.astype(np.int64)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_nnd"] = None
+        state["_nnd"] = self._nnd.__getstate__()
+        state["_versions"] = _versions()
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        nnd_state = state.pop("_nnd")
+        versions = state.pop("_versions", None)
+        self.__dict__.update(state)
+        self.__dict__.setdefault("epsilon", 0.1)
+        NNDescent = _nndescent_class()
+        try:
+            if versions != _versions():
+                raise ValueError(f"pickled with {versions}, running {_versions()}")
+            nnd = NNDescent.__new__(NNDescent)
+            nnd.__setstate__(nnd_state)
+            self._nnd = nnd
+        except Exception as exc:
+            data = _original_order(nnd_state)
+            warnings.warn(
+                f"Rebuilding the pynndescent graph over {len(data)} points: the "
+                f"pickled graph could not be restored ({exc}).",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            self._build(data)
+
+
+def _original_order(nnd_state: dict[str, Any]) -> np.ndarray:
+    """The data of a pynndescent index (its ``__dict__``), in input order."""
+    raw = nnd_state["_raw_data"]
+    order = nnd_state.get("_vertex_order")
+    if order is None:
+        return np.array(raw, dtype=np.float32, order="C")
+    data = np.empty_like(raw)
+    data[order] = raw
+    return data
+
+
+def _versions() -> tuple[str, str]:
+    import numba
+    import pynndescent
+
+    return (str(pynndescent.__version__), str(numba.__version__))
 
 
 def build_index(
@@ -153,6 +280,13 @@ def build_index(
 
     ``'auto'`` picks exact search below ``AUTO_NNDESCENT_MIN_SAMPLES`` points
     and pynndescent from there on.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> index = build_index(np.eye(3), "auto")
+    >>> type(index).__name__, index.n_points
+    ('ExactIndex', 3)
     """
     if kind == "auto":
         kind = "nndescent" if len(data) >= AUTO_NNDESCENT_MIN_SAMPLES else "exact"

@@ -133,6 +133,18 @@ def joint_vote(
     -------
     proba : ndarray of shape (n_samples, n_classes)
         Rows sum to 1.
+
+    Examples
+    --------
+    One sample, one layer, ``k = 2``: both benign neighbours say class 1,
+    both (nearer) hardening neighbours say class 0.
+
+    >>> benign = [(np.array([[3.0, 3.0]]), np.array([[1, 1]]))]
+    >>> hardening = [(np.array([[1.0, 1.0]]), np.array([[0, 0]]))]
+    >>> joint_vote(benign, None, 2)
+    array([[0., 1.]])
+    >>> joint_vote(benign, hardening, 2).round(3)
+    array([[0.622, 0.378]])
     """
     total = 0.0
     for layer, (d_b, y_b) in enumerate(benign):

@@ -93,7 +93,7 @@ def plot_layer_scores(
     """
     metrics = _check_metrics(metrics)
     ax = _axes(ax, (6.0, 4.0))
-    for color, (name, model) in zip(_colors(len(scores)), scores.items()):
+    for color, (name, model) in zip(_colors(len(scores)), scores.items(), strict=True):
         layers = list(model["layer"])
         x = np.arange(len(layers))
         for metric in metrics:
@@ -153,7 +153,7 @@ def plot_hardening_sweep(
     """
     metrics = _check_metrics(metrics)
     ax = _axes(ax, (6.0, 4.0))
-    for color, (name, sweep) in zip(_colors(len(sweeps)), sweeps.items()):
+    for color, (name, sweep) in zip(_colors(len(sweeps)), sweeps.items(), strict=True):
         x = np.asarray(sweep["hardening_strength"], dtype=float)
         for metric in metrics:
             ax.plot(
@@ -218,7 +218,9 @@ def plot_scores_table(
     ax = _axes(ax, (max(5.0, 1.3 * len(names) + 2), 4.0))
     width = 0.8 / len(metrics)
     x = np.arange(len(names))
-    for i, (metric, color) in enumerate(zip(metrics, _colors(len(metrics)))):
+    for i, (metric, color) in enumerate(
+        zip(metrics, _colors(len(metrics)), strict=True)
+    ):
         values = 100 * np.array([float(results[n][metric]) for n in names])
         bars = ax.bar(
             x + (i - (len(metrics) - 1) / 2) * width,

@@ -9,6 +9,7 @@ from numpy.testing import assert_allclose
 from torch import nn
 
 from sklearn_daeknn import PGD, VGG16, DAEkNNClassifier, default_knn_layers
+from sklearn_daeknn._evaluation import with_network
 
 BLOCKS = ("block1", "block2", "block3", "block4", "block5")
 
@@ -149,3 +150,38 @@ def test_features_and_attacks_use_eval_mode(fitted_vgg, images):
     module.eval()
     for key, value in module.state_dict().items():
         assert torch.equal(value, state[key]), key
+
+
+def test_with_network_keeps_the_trained_batch_norm(fitted_vgg, images):
+    # The benchmark's hardened models reuse the trained network (max_epochs=0):
+    # its weights and batch norm statistics must come through unchanged.
+    X, y = images
+    refit = with_network(fitted_vgg, X, y, hardening_strength=4 / 255)
+    old, new = fitted_vgg.net_.module_.state_dict(), refit.net_.module_.state_dict()
+    assert old.keys() == new.keys()
+    for key in old:
+        assert torch.equal(old[key], new[key]), key
+    assert refit.hardening_strength == 4 / 255
+    assert refit.predict(X).shape == (20,)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_fit_and_reuse_of_the_network(images):
+    X, y = images
+    clf = DAEkNNClassifier(
+        VGG16,
+        input_shape=(3, 32, 32),
+        module_params=dict(width=1 / 16),
+        max_epochs=1,
+        train_steps=1,
+        hardening_steps=1,
+        hardening_strength=8 / 255,
+        clip=(0.0, 1.0),
+        device="cuda",
+        random_state=0,
+    ).fit(X, y)
+    assert next(clf.net_.module_.parameters()).is_cuda
+    refit = with_network(clf, X, y, hardening_strength=4 / 255)
+    assert refit.predict_proba(X).shape == (20, 2)
+    X_adv = PGD(eps=8 / 255, n_steps=2, random_state=0).generate(refit, X, y)
+    assert np.abs(X_adv - X).max() <= 8 / 255 + 1e-6

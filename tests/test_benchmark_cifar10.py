@@ -1,0 +1,164 @@
+"""The CIFAR-10 (VGG16) benchmark: the paper's config, the CPU smoke run end to end."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from sklearn_daeknn import VGG16
+from sklearn_daeknn.benchmarks import BENCHMARKS
+from sklearn_daeknn.benchmarks import cifar10 as bench
+from sklearn_daeknn.benchmarks.paper import ROWS, TABLE_II
+from sklearn_daeknn.datasets import load_cifar10
+
+BLOCKS = ["block1", "block2", "block3", "block4", "block5"]
+N_PER_FILE = 40  # 200 training images: the smoke run's 20 per class
+N_TEST = 60
+
+
+def _write_batch(path, start, n):
+    """One batch file in CIFAR-10's python-version format."""
+    rng = np.random.default_rng(start)
+    labels = [i % 10 for i in range(start, start + n)]
+    data = rng.integers(0, 256, size=(n, 3072), dtype=np.uint8)
+    data[:, :1024] = np.array(labels, dtype=np.uint8)[:, None] * 25  # red = class
+    with path.open("wb") as fh:
+        pickle.dump({b"batch_label": b"fake", b"data": data, b"labels": labels}, fh)
+
+
+@pytest.fixture(scope="module")
+def fake_cifar(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cifar-10-batches-py")
+    for i in range(5):
+        _write_batch(folder / f"data_batch_{i + 1}", i * N_PER_FILE, N_PER_FILE)
+    _write_batch(folder / "test_batch", 1000, N_TEST)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def smoke(fake_cifar, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    threads = torch.get_num_threads()
+    results = bench.main(
+        ["--smoke", "--data", str(fake_cifar), "--out", str(out), "--quiet"]
+    )
+    assert torch.get_num_threads() == threads  # restored
+    return results, out
+
+
+def test_registered():
+    assert BENCHMARKS["cifar10"][0] == "sklearn_daeknn.benchmarks.cifar10"
+
+
+def test_paper_config():
+    config = bench.cifar10_config("data")
+    assert config.module is VGG16 and config.module_params == {"width": 1.0}
+    assert config.input_shape == (3, 32, 32)
+    assert list(config.layers) == BLOCKS
+    assert config.vote_layers == ("block2", "block3")
+    assert config.attack_eps == config.train_eps == pytest.approx(8 / 255)
+    assert config.hardening_strength == pytest.approx(8 / 255)
+    assert config.hardening_strength_wat == pytest.approx(4 / 255)
+    assert config.attack_step_size == config.train_step_size == pytest.approx(2 / 255)
+    assert 7 <= config.attack_steps <= 20 and config.train_steps == 7
+    assert config.device == "cuda" and config.at_init == "scratch"
+    assert config.clip == (0.0, 1.0)
+    assert "DAEkNN 78.44/50.48/61.43" in config.notes["paper"]
+
+
+def test_smoke_run_end_to_end(smoke, fake_cifar):
+    results, out = smoke
+    saved = json.loads((out / "cifar10-smoke.json").read_text())
+    assert saved["name"] == "cifar10-smoke"
+    assert (
+        saved["sizes"]["train"] == 200 and saved["sizes"]["test"] == 50
+    )  # smoke: the first 50
+    assert set(saved["sizes"]["train_per_class"].values()) == {20}
+    for row in ROWS:
+        assert 0.0 <= saved[row]["SA"] <= 1.0 and 0.0 <= saved[row]["AA"] <= 1.0
+    for row in TABLE_II:
+        assert saved["per_layer"][row]["layer"] == BLOCKS
+    assert saved["vote_layers"] == ["block2", "block3"]
+    assert saved["attack"]["eps"] == pytest.approx(8 / 255)
+    config = saved["config"]
+    assert config["module"] == "VGG16" and config["module_params"] == {"width": 0.0625}
+    assert config["device"] == "cpu" and config["epochs"] == config["at_epochs"] == 1
+    assert "not a result" in saved["notes"]["smoke"]
+    assert "no GPU" in saved["notes"]["hardware"]
+    assert str(fake_cifar) in config["loader"]
+    for suffix in ("table1", "table2", "layers", "hardening"):
+        assert (out / f"cifar10-smoke_{suffix}.png").stat().st_size > 1000
+    assert results["DAEkNN"]["SA"] == saved["DAEkNN"]["SA"]
+
+
+def test_smoke_without_data_uses_random_cifar_files(monkeypatch, capsys):
+    seen = {}
+
+    def fake_run(config, out, **kwargs):
+        seen["data"] = config.loader()  # the temporary folder still exists
+        seen["notes"] = config.notes
+        return {}
+
+    monkeypatch.setattr(bench, "run_paper_benchmark", fake_run)
+    bench.main(["--smoke", "--quiet"])
+    X_train, y_train, X_test, y_test = seen["data"]
+    assert X_train.shape == (200, 3072) and X_test.shape == (50, 3072)
+    assert np.bincount(y_train).tolist() == [20] * 10
+    assert "not CIFAR-10" in seen["notes"]["data"]
+
+
+def test_write_fake_cifar10(tmp_path):
+    folder = bench.write_fake_cifar10(tmp_path / "f", n_train=30, n_test=7, seed=1)
+    X, y = load_cifar10(folder)
+    assert X.shape == (30, 3072) and y.tolist() == [i % 10 for i in range(30)]
+    assert load_cifar10(folder, subset="test")[0].shape == (7, 3072)
+    with pytest.raises(ValueError, match="n_train must be a positive multiple of 5"):
+        bench.write_fake_cifar10(tmp_path, n_train=12)
+
+
+def test_full_run_needs_data_and_a_gpu(fake_cifar):
+    with pytest.raises(SystemExit, match="--data FOLDER is required"):
+        bench.main([])
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(SystemExit, match="no CUDA GPU is visible"):
+        bench.main(["--data", str(fake_cifar)])
+
+
+@pytest.mark.parametrize("width", [1.0, 0.125])
+def test_vgg16_macs_matches_the_network(width):
+    net = VGG16(width=width).eval()
+    macs = []
+
+    def count(module, inputs, output):
+        if isinstance(module, nn.Conv2d):
+            macs.append(output.numel() * module.in_channels * 9)
+        elif isinstance(module, nn.Linear):
+            macs.append(module.in_features * module.out_features)
+
+    for module in net.modules():
+        module.register_forward_hook(count)
+    with torch.no_grad():
+        net(torch.zeros(1, 3, 32, 32))
+    assert bench.vgg16_macs(width) == sum(macs)
+
+
+def test_estimate(capsys):
+    work = bench.main(["--estimate"])
+    forward = 2 * bench.vgg16_macs()
+    assert work["adversarial training"] == 30 * 50_000 * (2 * 7 + 3) * forward
+    assert work["test attacks"] == 2 * 10_000 * 2 * 20 * forward
+    assert work["network"] == pytest.approx(
+        sum(v for k, v in work.items() if k not in ("network", "knn"))
+    )
+    assert work["knn"] > 0
+    out = capsys.readouterr().out
+    assert "50000 training and 10000 test images" in out
+    assert "h at 10 TFLOP/s" in out
+    smoke = bench.main(["--estimate", "--smoke"])
+    assert smoke["network"] < work["network"] / 1e4

@@ -1,0 +1,139 @@
+"""Neighbour indexes: exact search against scikit-learn, pynndescent's recall,
+pickling without rebuilding, the backend choice and numba's cache folder.
+
+pynndescent compiles with numba in every fresh process, so this file builds
+one NNDescentIndex (a module fixture) and reuses it.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.neighbors import NearestNeighbors
+
+from sklearn_daeknn import ExactIndex, NNDescentIndex, build_index
+from sklearn_daeknn import _index as index_module
+from sklearn_daeknn._index import numba_cache_dir
+
+
+def _clustered(n, dim, seed):
+    rng = np.random.RandomState(seed)
+    centers = rng.randn(20, dim) * 4
+    return (centers[rng.randint(20, size=n)] + rng.randn(n, dim)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def points():
+    return _clustered(3000, 16, seed=0), _clustered(300, 16, seed=1)
+
+
+@pytest.fixture(scope="module")
+def nndescent(points):
+    data, _ = points
+    return NNDescentIndex(data, random_state=0)
+
+
+@pytest.mark.parametrize("k", [1, 7, 40])
+def test_exact_index_matches_sklearn(points, k):
+    data, queries = points
+    dist, ind = ExactIndex(data).query(queries, k)
+    ref_dist, ref_ind = (
+        NearestNeighbors(n_neighbors=k, algorithm="brute")
+        .fit(data.astype(np.float64))
+        .kneighbors(queries.astype(np.float64))
+    )
+    np.testing.assert_array_equal(ind, ref_ind)
+    np.testing.assert_allclose(dist, ref_dist, rtol=1e-5, atol=1e-5)
+
+
+def test_exact_index_large_block_count(points, monkeypatch):
+    # Several query blocks give the same answer as one.
+    data, queries = points
+    expected = ExactIndex(data).query(queries, 5)
+    monkeypatch.setattr(index_module, "_BLOCK_BYTES", 4 * len(data) * 7)
+    got = ExactIndex(data).query(queries, 5)
+    np.testing.assert_array_equal(got[1], expected[1])
+
+
+def test_nndescent_recall(points, nndescent):
+    data, queries = points
+    k = 10
+    _, found = nndescent.query(queries, k)
+    _, exact = ExactIndex(data).query(queries, k)
+    recall = np.mean([len(np.intersect1d(a, b)) / k for a, b in zip(found, exact)])
+    assert recall >= 0.95
+    assert nndescent.n_points == len(data)
+    np.testing.assert_array_equal(nndescent.data, data)
+
+
+def test_nndescent_pickle_keeps_graph(points, nndescent, monkeypatch):
+    _, queries = points
+    expected = nndescent.query(queries, 5)
+
+    def no_rebuild(self, data):
+        raise AssertionError("the graph was rebuilt")
+
+    blob = pickle.dumps(nndescent)
+    monkeypatch.setattr(NNDescentIndex, "_build", no_rebuild)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        restored = pickle.loads(blob)
+    got = restored.query(queries, 5)
+    np.testing.assert_array_equal(got[1], expected[1])
+    np.testing.assert_allclose(got[0], expected[0])
+
+
+def test_nndescent_pickle_falls_back_to_rebuild(points, nndescent, monkeypatch):
+    data, queries = points
+    blob = pickle.dumps(nndescent)
+    monkeypatch.setattr(index_module, "_versions", lambda: ("0.0", "0.0"))
+    with pytest.warns(RuntimeWarning, match="Rebuilding the pynndescent graph"):
+        restored = pickle.loads(blob)
+    np.testing.assert_array_equal(restored.data, data)
+    _, found = restored.query(queries, 5)
+    _, exact = ExactIndex(data).query(queries, 5)
+    assert np.mean(found == exact) > 0.9
+
+
+def test_build_index_auto_threshold(monkeypatch):
+    small = _clustered(50, 4, seed=2)
+    assert isinstance(build_index(small, "auto"), ExactIndex)
+    assert isinstance(build_index(small, "exact"), ExactIndex)
+    built = []
+    monkeypatch.setattr(index_module, "AUTO_NNDESCENT_MIN_SAMPLES", 50)
+    monkeypatch.setattr(
+        index_module, "NNDescentIndex", lambda data, **kw: built.append(len(data))
+    )
+    build_index(small, "auto")
+    assert built == [50]
+
+
+def test_build_index_errors():
+    with pytest.raises(ValueError, match="more than 10 points"):
+        build_index(np.zeros((10, 2), np.float32), "nndescent")
+    with pytest.raises(ValueError, match="'auto', 'exact' or 'nndescent'.*'ball'"):
+        build_index(np.zeros((10, 2), np.float32), "ball")
+
+
+def test_numba_cache_dir_respects_user_setting(monkeypatch, tmp_path):
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "mine"))
+    assert numba_cache_dir() == str(tmp_path / "mine")
+
+
+def test_numba_cache_dir_default_is_per_user(monkeypatch, tmp_path):
+    numba = sys.modules.get("numba")
+    if numba is not None:
+        monkeypatch.setattr(numba.config, "CACHE_DIR", numba.config.CACHE_DIR)
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    path = numba_cache_dir()
+    assert path == str(tmp_path / "sklearn-daeknn-numba")
+    assert (tmp_path / "sklearn-daeknn-numba").is_dir()
+    assert os.environ["NUMBA_CACHE_DIR"] == path
+    if numba is not None:
+        assert numba.config.CACHE_DIR == path

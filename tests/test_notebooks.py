@@ -1,0 +1,73 @@
+"""Execute the notebooks of ``notebooks/`` (deselect with ``-m "not notebooks"``).
+
+Each notebook runs top to bottom in a fresh kernel, in its own folder, as a
+user would run it. The ``notebooks`` extra (nbclient, nbformat, ipykernel)
+must be installed; without it these tests are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NAMES = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
+#: Seconds a whole notebook may take (each is meant to run in under 2 minutes
+#: on 2 cores; the margin absorbs a busy machine).
+TIME_LIMIT = 300
+
+
+def test_the_notebooks_are_there():
+    assert len(NAMES) >= 3
+    for prefix in ("01_", "02_", "03_"):
+        assert any(name.startswith(prefix) for name in NAMES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_is_stored_without_outputs(name):
+    notebook = json.loads((NOTEBOOKS / name).read_text())
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [], f"{name} holds outputs: clear them"
+            assert cell["execution_count"] is None
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_runs(name, monkeypatch):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+    client = nbclient.NotebookClient(
+        notebook,
+        kernel_name="python3",
+        timeout=TIME_LIMIT,
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    )
+    start = time.perf_counter()
+    client.execute()  # raises CellExecutionError, with the traceback, on error
+    elapsed = time.perf_counter() - start
+    assert elapsed < TIME_LIMIT, f"{name} took {elapsed:.0f} s"
+    errors = [
+        output
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if output.output_type == "error"
+    ]
+    assert errors == []
+    # Every code cell ran, and the plots were drawn.
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert all(cell.execution_count is not None for cell in code)
+    images = [
+        output
+        for cell in code
+        for output in cell.outputs
+        if "image/png" in output.get("data", {})
+    ]
+    assert images, f"{name} drew no figure"
