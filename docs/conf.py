@@ -22,7 +22,7 @@ import sklearn_daeknn  # noqa: E402
 
 project = "sklearn-daeknn"
 author = "sklearn-daeknn developers"
-copyright = "sklearn-daeknn developers"  # noqa: A001
+copyright = "sklearn-daeknn developers"
 release = sklearn_daeknn.__version__
 version = ".".join(release.split(".")[:2])
 
@@ -86,6 +86,7 @@ API_SECTIONS = {
     "_adaptive": "Attacks",
     "_adaptive_attack": "Attacks",
     "_evaluation": "Evaluation",
+    "_conformal": "Credibility (conformal prediction)",
     "_vote": "The vote",
     "_index": "Neighbour indexes",
     "_features": "Layer features",
@@ -167,14 +168,14 @@ def write_cli_help() -> None:
         (out_dir / f"{name}.txt").write_text(buffer.getvalue())
 
 
-def skip_member(app, what, name, obj, skip, options):  # noqa: ARG001
+def skip_member(app, what, name, obj, skip, options):
     """Leave out scikit-learn's generated metadata-routing setters."""
     if name.startswith("set_") and name.endswith("_request"):
         return True
     return None
 
 
-def setup(app) -> None:  # noqa: ANN001
+def setup(app) -> None:
     app.connect("autodoc-skip-member", skip_member)
 
 

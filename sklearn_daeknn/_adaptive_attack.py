@@ -62,7 +62,7 @@ class KNNAdaptiveAttack:
 
     For each input, the wrong class whose training representations are
     nearest (summed over the selected layers, the benign and the hardening
-    sets) is chosen as the target. Every ``_REFRESH_EVERY`` steps the attack
+    sets) is chosen as the target. Every 5 steps the attack
     selects, per layer and per indexed set, ``n_guides`` *guides* (the
     nearest indexed points of the target class) and ``n_guides``
     *opponents* (the nearest points of every other class); it then

@@ -417,15 +417,15 @@ def per_layer_scores(
     Examples
     --------
     >>> from sklearn_daeknn import DAEkNNClassifier, PGD, per_layer_scores
-    >>> from sklearn_daeknn.datasets import load_digits_images
-    >>> X, y = load_digits_images()
-    >>> X, y = X[:300], y[:300]
-    >>> clf = DAEkNNClassifier(input_shape=(1, 8, 8), clip=(0, 1), max_epochs=2,
-    ...                        train_steps=2, random_state=0).fit(X, y)
-    >>> X_adv = PGD(eps=0.1, random_state=0).generate(clf, X, y)
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.preprocessing import minmax_scale
+    >>> X, y = load_iris(return_X_y=True)
+    >>> X = minmax_scale(X)
+    >>> clf = DAEkNNClassifier(clip=(0, 1), max_epochs=2, random_state=0).fit(X, y)
+    >>> X_adv = PGD(eps=0.05, random_state=0).generate(clf, X, y)
     >>> scores = per_layer_scores(clf, X, y, X_adv)
-    >>> len(scores["SA"]) == len(clf.layers_)
-    True
+    >>> scores["layer"] == list(clf.layers_), len(scores["SA"])
+    (True, 2)
     """
     _check_daeknn(estimator)
     y = np.asarray(y)

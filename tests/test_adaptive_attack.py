@@ -123,3 +123,49 @@ def test_robustness_report_worst_case(fitted_daeknn, test_set):
     # Without an adaptive attack the report is unchanged.
     plain = robustness_report(fitted_daeknn, X, y, attack=PGD(eps=EPS, n_steps=10))
     assert "worst_case_AA" not in plain
+
+
+def test_vote_view_and_benchmark_steps(fitted_daeknn, digits, capsys):
+    from types import SimpleNamespace
+
+    from sklearn_daeknn import vote_scores
+    from sklearn_daeknn.benchmarks import adaptive
+
+    _, _, X, y = digits
+    X, y = X[:40], y[:40]
+    X_pgd = PGD(eps=EPS, n_steps=3, random_state=0).generate(fitted_daeknn, X, y)
+    view = adaptive.vote_view(fitted_daeknn, ["block3"])
+    assert view.layers_ == ("block3",) and fitted_daeknn.layers_ != view.layers_
+    scores = vote_scores(fitted_daeknn, X, y, X_pgd, layers=["block3"])
+    assert np.mean(view.predict(X) == y) == scores["SA"]
+    assert np.mean(view.predict(X_pgd) == y) == scores["AA"]
+    # The two evaluation steps on a stand-in for the benchmark's state.
+    config = SimpleNamespace(
+        attack_eps=EPS, attack_steps=2, clip=(0.0, 1.0), seed=0, vote_layers=None
+    )
+    models = {"standard": fitted_daeknn, "adversarial": fitted_daeknn}
+    models["adversarial+hardening"] = fitted_daeknn
+    state = SimpleNamespace(
+        config=config,
+        models=models,
+        X_test=X,
+        y_test=y,
+        X_adv={"standard": X_pgd, "adversarial": X_pgd},
+        attack=PGD(eps=EPS, n_steps=3, random_state=0),
+        verbose=0,
+    )
+    results = {"adaptive": adaptive.evaluate_adaptive(state)}
+    results["credibility"] = adaptive.evaluate_credibility(state)
+    for row in adaptive.ADAPTIVE_ROWS:
+        s = results["adaptive"][row]
+        assert s["worst_case_AA"] <= min(s["AA_transfer"], s["AA_adaptive"])
+        assert s["max_perturbation"] <= EPS + 1e-6
+    for row in adaptive.CREDIBILITY_ROWS:
+        entry = results["credibility"][row]
+        assert set(entry) == {"clean", "transfer PGD", "adaptive"}
+        assert sum(entry["clean"]["histogram"]) == len(X) - len(X) // 2
+        assert 0 <= entry["adaptive"]["auc"] <= 1
+    adaptive.print_adaptive(results)
+    assert "worst" in capsys.readouterr().out
+    text = "\n\n".join(adaptive.markdown_adaptive(results))
+    assert "| DAEkNN-WAD |" in text and "detection AUC" in text

@@ -53,7 +53,7 @@ def test_quick_run_writes_json_and_pngs(quick_run, capsys):
         )
     assert results["rows"] == ROWS
     assert results["seed"] == 1
-    assert results["sizes"]["train"] == 200 and results["sizes"]["test"] == 50
+    assert results["sizes"]["train"] == 100 and results["sizes"]["test"] == 30
     assert results["attack"]["eps"] == pytest.approx(80 / 255)
     assert "standard CNN" in results["KNN"]["protocol"]
     assert results["AT-CNN"]["attacked_network"] == "adversarially trained"
@@ -84,8 +84,9 @@ def test_rerun_uses_the_cache(quick_run, fake_mnist, tmp_path, monkeypatch):
 
     monkeypatch.setattr(paper.DAEkNNClassifier, "fit", no_fit)
     config = mnist_config(
-        fake_mnist, n_per_class=20, n_test=50, epochs=1, at_epochs=1,
+        fake_mnist, n_per_class=10, n_test=30, epochs=1, at_epochs=1,
         hardening_steps=1, train_steps=1, sweep=False, seed=1,
+        train_eps_schedule=(),
     )  # fmt: skip
     config.attack_steps = 1
     results = paper.run_paper_benchmark(

@@ -37,11 +37,10 @@ def test_notebook_is_stored_without_outputs(name):
 
 @pytest.mark.notebooks
 @pytest.mark.parametrize("name", NAMES)
-def test_notebook_runs(name, monkeypatch):
+def test_notebook_runs(name):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
-    monkeypatch.setenv("MPLBACKEND", "Agg")
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
     client = nbclient.NotebookClient(
         notebook,

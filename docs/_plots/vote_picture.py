@@ -9,8 +9,9 @@ rng = np.random.RandomState(3)
 k = 5
 # Benign training features of two classes, and their hardening copies:
 # PGD pushed each point towards the other class.
-benign = np.vstack([rng.normal((-1.2, 0.0), 0.45, (25, 2)),
-                    rng.normal((1.2, 0.0), 0.45, (25, 2))])
+benign = np.vstack(
+    [rng.normal((-1.2, 0.0), 0.45, (25, 2)), rng.normal((1.2, 0.0), 0.45, (25, 2))]
+)
 labels = np.repeat([0, 1], 25)
 push = np.where(labels[:, None] == 0, (1.5, 0.0), (-1.5, 0.0))
 hardening = benign + push + rng.normal(0, 0.12, benign.shape)
@@ -24,12 +25,19 @@ p_b = class_fractions(labels[i_b], 2)[0]
 p_a = class_fractions(labels[i_a], 2)[0]
 score = w_b[0] * p_b + w_a[0] * p_a
 
-fig, (ax, bx) = plt.subplots(1, 2, figsize=(9.5, 3.8),
-                             gridspec_kw={"width_ratios": [1.6, 1]})
+fig, (ax, bx) = plt.subplots(
+    1, 2, figsize=(9.5, 3.8), gridspec_kw={"width_ratios": [1.6, 1]}
+)
 colors = np.array(["tab:blue", "tab:orange"])
 ax.scatter(*benign.T, c=colors[labels], s=22, alpha=0.6, label="benign set D")
-ax.scatter(*hardening.T, c=colors[labels], s=28, marker="x", alpha=0.8,
-           label="hardening set D_adv")
+ax.scatter(
+    *hardening.T,
+    c=colors[labels],
+    s=28,
+    marker="x",
+    alpha=0.8,
+    label="hardening set D_adv",
+)
 for j in i_b[0]:
     ax.plot(*np.c_[query[0], benign[j]], color="0.4", lw=0.8)
 for j in i_a[0]:

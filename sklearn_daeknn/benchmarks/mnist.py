@@ -175,7 +175,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="a small smoke run: 20 images per class, 50 test images, 1 epoch",
+        help="a small smoke run: 10 images per class, 30 test images, 1 epoch",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress display")
 
@@ -193,8 +193,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     if args.quick:
         sizes.update(
-            n_per_class=20,
-            n_test=50,
+            n_per_class=10,
+            n_test=30,
             epochs=1,
             at_epochs=1,
             hardening_steps=1,
@@ -207,7 +207,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         attack_eps=args.eps,
         attack_steps=1 if args.quick else args.steps,
         train_eps=schedule[-1],
-        train_eps_schedule=schedule if len(schedule) > 1 else (),
+        train_eps_schedule=schedule if len(schedule) > 1 and not args.quick else (),
         hardening_strength=args.hardening_strength,
         hardening_strength_wat=args.hardening_strength_wat,
         n_neighbors=args.n_neighbors,

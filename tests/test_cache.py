@@ -1,0 +1,125 @@
+"""The ``memory`` parameter: the network and the hardening data are reused when
+only kNN-side (or only hardening) parameters change."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from unittest import mock
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from sklearn.utils._param_validation import InvalidParameterError
+
+from sklearn_daeknn import DAEkNNClassifier
+from sklearn_daeknn._cache import HARDENING_PARAMS, KNN_PARAMS, stage_key
+
+from .conftest import FAST
+
+
+@pytest.fixture(scope="module")
+def small(digits):
+    X, y, X_test, _ = digits
+    return X[:240], y[:240], X_test[:60]
+
+
+@pytest.fixture
+def calls():
+    """Count the network trainings and hardening runs actually computed."""
+    counts = Counter()
+    train = DAEkNNClassifier._train_network
+    harden = DAEkNNClassifier._make_hardening_data
+
+    def counted_train(self, *args):
+        counts["train"] += 1
+        return train(self, *args)
+
+    def counted_harden(self, *args):
+        counts["harden"] += 1
+        return harden(self, *args)
+
+    with (
+        mock.patch.object(DAEkNNClassifier, "_train_network", counted_train),
+        mock.patch.object(DAEkNNClassifier, "_make_hardening_data", counted_harden),
+    ):
+        yield counts
+
+
+def _est(**params):
+    return DAEkNNClassifier(**{**FAST, "clip": (0.0, 1.0), **params})
+
+
+def test_knn_side_change_reuses_network_and_hardening(small, calls, tmp_path):
+    X, y, X_test = small
+    reference = _est(n_neighbors=7, weighting="uniform").fit(X, y)
+    assert calls == {"train": 1, "harden": 1}
+    _est(memory=str(tmp_path)).fit(X, y)
+    assert calls == {"train": 2, "harden": 2}
+    cached = _est(memory=str(tmp_path), n_neighbors=7, weighting="uniform").fit(X, y)
+    assert calls == {"train": 2, "harden": 2}  # nothing recomputed
+    # The cached network gives exactly the predictions of an uncached fit.
+    np.testing.assert_array_equal(
+        cached.predict_proba(X_test), reference.predict_proba(X_test)
+    )
+    np.testing.assert_array_equal(
+        cached.predict_proba_network(X_test), reference.predict_proba_network(X_test)
+    )
+
+
+def test_hardening_change_reuses_network_only(small, calls, tmp_path):
+    X, y, _ = small
+    memory = joblib.Memory(tmp_path, verbose=0)
+    _est(memory=memory).fit(X, y)
+    _est(memory=memory, hardening_strength=0.05).fit(X, y)
+    assert calls == {"train": 1, "harden": 2}
+    _est(memory=memory, lr=0.01).fit(X, y)  # a network parameter
+    assert calls == {"train": 2, "harden": 3}
+    _est(memory=memory, random_state=1).fit(X, y)  # other seeds
+    assert calls == {"train": 3, "harden": 4}
+    _est(memory=memory).fit(X[:-1], y[:-1])  # other data
+    assert calls == {"train": 4, "harden": 5}
+
+
+def test_random_state_none_never_hits(small, calls, tmp_path):
+    X, y, _ = small
+    for _ in range(2):
+        _est(memory=str(tmp_path), random_state=None).fit(X, y)
+    assert calls["train"] == 2
+
+
+def test_grid_search_trains_once_per_fold(small, calls, tmp_path):
+    X, y, _ = small
+    grid = {"n_neighbors": [3, 5], "weighting": ["relative", "uniform"]}
+    est = _est(memory=str(tmp_path), max_epochs=6)
+    start = time.perf_counter()
+    search = GridSearchCV(est, grid, cv=3).fit(X, y)
+    grid_s = time.perf_counter() - start
+    # 3 folds, then the refit on all of X: 4 trainings for 12 + 1 fits.
+    assert calls == {"train": 4, "harden": 4}
+    assert search.best_estimator_.memory == str(tmp_path)
+    # Loosely: far below the 4x of retraining for each of the 4 candidates.
+    start = time.perf_counter()
+    GridSearchCV(clone(est).set_params(memory=None), {"n_neighbors": [3]}, cv=3).fit(
+        X, y
+    )
+    single_s = time.perf_counter() - start
+    assert grid_s < 3 * single_s
+
+
+def test_memory_validation():
+    with pytest.raises(InvalidParameterError, match="'memory' parameter"):
+        _est(memory=3).fit(np.zeros((20, 4)), np.arange(20) % 2)
+
+
+def test_stage_key():
+    params = _est().get_params()
+    network = stage_key(params, "network")
+    hardening = stage_key(params, "hardening")
+    assert not (KNN_PARAMS | HARDENING_PARAMS | {"random_state"}) & set(network)
+    assert HARDENING_PARAMS <= set(hardening)
+    assert {"lr", "max_epochs", "train_eps", "module"} <= set(network)
+    with pytest.raises(ValueError, match="stage must be"):
+        stage_key(params, "index")

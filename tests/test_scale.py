@@ -1,0 +1,103 @@
+"""Beyond one process: a grid search on a Dask cluster, ``device='cuda'``, and
+the scale benchmark's quick mode."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.model_selection import GridSearchCV
+
+from sklearn_daeknn import DAEkNNClassifier
+from sklearn_daeknn.benchmarks import scale
+
+from .conftest import FAST
+
+
+@pytest.fixture(scope="module")
+def tiny(digits):
+    X, y, X_test, _ = digits
+    return X[:150], y[:150], X_test[:40]
+
+
+def _search(X, y):
+    est = DAEkNNClassifier(**{**FAST, "clip": (0.0, 1.0), "max_epochs": 1})
+    grid = {"n_neighbors": [3, 5], "weighting": ["relative", "uniform"]}
+    return GridSearchCV(est, grid, cv=2, n_jobs=2).fit(X, y)
+
+
+def test_grid_search_on_dask_cluster(tiny):
+    distributed = pytest.importorskip(
+        "distributed", reason="dask.distributed is not installed (test extra)"
+    )
+    X, y, _ = tiny
+    try:
+        cluster = distributed.LocalCluster(
+            n_workers=1,
+            threads_per_worker=1,
+            processes=False,
+            host="127.0.0.1",
+            dashboard_address=None,
+        )
+    except Exception as exc:  # no loopback networking, sandboxing, ...
+        pytest.skip(f"cannot start a dask LocalCluster on loopback: {exc}")
+    with cluster, distributed.Client(cluster) as client:
+        with (
+            distributed.get_task_stream(client) as tasks,
+            joblib.parallel_backend("dask"),
+        ):
+            on_dask = _search(X, y)
+    assert len(tasks.data) > 0  # the fits ran as tasks on the cluster
+    local = _search(X, y)
+    # The same seeds give the same scores wherever the fits run.
+    np.testing.assert_allclose(
+        on_dask.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"]
+    )
+    assert on_dask.best_params_ == local.best_params_
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_device_cuda_is_passed_through(tiny):  # pragma: no cover - needs a GPU
+    X, y, X_test = tiny
+    est = DAEkNNClassifier(**FAST, clip=(0.0, 1.0), device="cuda").fit(X, y)
+    assert est.net_.device == "cuda"
+    assert next(est.net_.module_.parameters()).is_cuda
+    assert est.predict(X_test).shape == (len(X_test),)
+    cpu = DAEkNNClassifier(**FAST, clip=(0.0, 1.0)).fit(X, y)
+    agreement = np.mean(est.predict(X_test) == cpu.predict(X_test))
+    assert agreement > 0.5
+
+
+def test_device_cuda_without_gpu_is_a_clear_error(tiny, monkeypatch):
+    X, y, _ = tiny
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="device='cuda'.*is_available"):
+        DAEkNNClassifier(**FAST, device="cuda").fit(X, y)
+
+
+def test_scale_benchmark_quick(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    scale.add_arguments(parser)
+    output = tmp_path / "scale.json"
+    args = parser.parse_args(["--quick", "--skip", "pgd", "--output", str(output)])
+    results = scale.run(args)
+    saved = json.loads(output.read_text())
+    for key in ("recall", "speedup_vs_exact", "grid_cost_ratio", "peak_rss_gib"):
+        assert key in saved
+    assert 0 < saved["grid_cost_ratio"] < 10
+    rows = results["index"]["rows"]
+    assert [row["n"] for row in rows] == [2000, 4000]
+    assert "nndescent_build_s" not in rows[0]  # quick mode: exact index only
+    assert rows[-1]["sklearn_brute_query_s"] > 0
+    assert "summary:" in capsys.readouterr().out
+
+
+def test_scale_benchmark_pgd_quick():
+    out = scale.bench_pgd(quick=True)
+    assert out["pgd10_images_per_s_contiguous"] > 0
+    assert 0 < out["pgd10_fraction_of_matmul_channels_last"] < 2
+    assert out["at_epoch_images_per_s"] > 0
