@@ -20,6 +20,11 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "the paper's CIFAR-10 (VGG16) Tables I-II and Figures 1, 3; needs a "
         "GPU (--smoke: CPU check)",
     ),
+    "mnist-adaptive": (
+        "sklearn_daeknn.benchmarks.mnist_adaptive",
+        "adaptive attack on the kNN vote and DkNN credibility on the MNIST "
+        "benchmark's models (reuses its --cache-dir)",
+    ),
     "scale": (
         "sklearn_daeknn.benchmarks.scale",
         "memory and speed: full-MNIST fit, index backends, PGD, grid search",

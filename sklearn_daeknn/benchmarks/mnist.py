@@ -20,7 +20,7 @@ from .._vote import WEIGHTINGS
 from ..datasets import load_mnist
 from .paper import PaperConfig, run_paper_benchmark
 
-__all__ = ["add_arguments", "mnist_config", "run"]
+__all__ = ["add_arguments", "config_from_args", "mnist_config", "run"]
 
 #: The authors' test attack: PGD eps 80/255 (> 0.3), 10 steps.
 AUTHORS_EPS = 80 / 255
@@ -180,8 +180,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress display")
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Run the MNIST benchmark from parsed arguments; returns the results."""
+def config_from_args(args: argparse.Namespace) -> PaperConfig:
+    """The configuration that ``benchmark mnist`` runs for parsed arguments."""
     sizes: dict[str, Any] = dict(
         n_per_class=args.n_per_class,
         n_test=args.n_test,
@@ -221,8 +221,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         config.sweep_strengths = (0.0, 0.3)
         config.sweep_strengths_wat = (0.05,)
         config.notes["scaled"] = "--quick smoke run: not a result"
+    return config
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the MNIST benchmark from parsed arguments; returns the results."""
     return run_paper_benchmark(
-        config, args.out, cache_dir=args.cache_dir, verbose=0 if args.quiet else 1
+        config_from_args(args),
+        args.out,
+        cache_dir=args.cache_dir,
+        verbose=0 if args.quiet else 1,
     )
 
 
