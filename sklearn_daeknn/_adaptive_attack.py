@@ -92,7 +92,7 @@ class KNNAdaptiveAttack:
         Steps per restart.
     n_restarts : int, default=1
         Number of random starts (at least 1).
-    n_guides : int, default=32
+    n_guides : int, default=16
         Guides (and opponents) per layer and indexed set.
     temperature : float, default=0.5
         Softness of the surrogate vote; smaller is closer to the hard kNN.
@@ -152,7 +152,7 @@ class KNNAdaptiveAttack:
         step_size: float | None = None,
         n_steps: int = 40,
         n_restarts: int = 1,
-        n_guides: int = 32,
+        n_guides: int = 16,
         temperature: float = 0.5,
         n_target_classes: int = 1,
         clip: tuple[float, float] | None = (0.0, 1.0),

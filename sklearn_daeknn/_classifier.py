@@ -80,9 +80,10 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
     train_step_size : float, default=None
         PGD step size of the training attack; ``None`` means
         ``2.5 * train_eps / train_steps``.
-    weighting : {'relative', 'softmax', 'uniform', 'released'}, default='relative'
+    weighting : {'relative', 'softmax', 'uniform', 'released'}, default='softmax'
         How the benign and hardening votes are weighted; see
-        :func:`~sklearn_daeknn.vote_weights`.
+        :func:`~sklearn_daeknn.vote_weights`. ``'softmax'`` won the MNIST
+        benchmark's comparison (docs/results/mnist.md).
     temperature : float, default=1.0
         Temperature of the weighting softmax.
     index : {'auto', 'exact', 'nndescent'}, default='auto'
@@ -239,7 +240,7 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         train_eps: float = 0.1,
         train_steps: int = 7,
         train_step_size: float | None = None,
-        weighting: str = "relative",
+        weighting: str = "softmax",
         temperature: float = 1.0,
         index: str = "auto",
         max_layer_features: int | None = 4096,

@@ -41,10 +41,10 @@ def test_adaptive_attack_beats_transfer_pgd(estimator, test_set):
 
 def test_restarts_never_hurt(fitted_dknn, test_set):
     X, y = test_set
-    X, y = X[:40], y[:40]
-    one = KNNAdaptiveAttack(eps=EPS, n_steps=10, random_state=0)
+    X, y = X[:30], y[:30]
+    one = KNNAdaptiveAttack(eps=EPS, n_steps=6, random_state=0)
     three = KNNAdaptiveAttack(
-        eps=EPS, n_steps=10, n_restarts=3, n_target_classes=2, random_state=0
+        eps=EPS, n_steps=6, n_restarts=3, n_target_classes=2, random_state=0
     )
     acc_one = np.mean(fitted_dknn.predict(one.generate(fitted_dknn, X, y)) == y)
     acc_three = np.mean(fitted_dknn.predict(three.generate(fitted_dknn, X, y)) == y)
@@ -52,7 +52,7 @@ def test_restarts_never_hurt(fitted_dknn, test_set):
     assert acc_three <= acc_one
 
 
-@settings(max_examples=8)
+@settings(max_examples=6)
 @given(
     eps=st.floats(0.01, 0.4),
     n_steps=st.integers(1, 4),
@@ -132,7 +132,7 @@ def test_vote_view_and_benchmark_steps(fitted_daeknn, digits, capsys):
     from sklearn_daeknn.benchmarks import adaptive
 
     _, _, X, y = digits
-    X, y = X[:40], y[:40]
+    X, y = X[:24], y[:24]
     X_pgd = PGD(eps=EPS, n_steps=3, random_state=0).generate(fitted_daeknn, X, y)
     view = adaptive.vote_view(fitted_daeknn, ["block3"])
     assert view.layers_ == ("block3",) and fitted_daeknn.layers_ != view.layers_
@@ -169,3 +169,13 @@ def test_vote_view_and_benchmark_steps(fitted_daeknn, digits, capsys):
     assert "worst" in capsys.readouterr().out
     text = "\n\n".join(adaptive.markdown_adaptive(results))
     assert "| DAEkNN-WAD |" in text and "detection AUC" in text
+
+
+def test_cli_lists_mnist_adaptive(capsys):
+    from sklearn_daeknn.__main__ import main as cli_main
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["benchmark", "mnist-adaptive", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "--adaptive-steps" in out and "--cache-dir" in out

@@ -53,12 +53,14 @@ def vote_view(model: Any, layers: Any) -> Any:
 
     The network, indexes and reducers are shared, not copied; the copy's
     ``predict`` equals :func:`~sklearn_daeknn.vote_scores`' vote over
-    ``layers`` and attacks on it see exactly those layers.
+    ``layers`` and attacks on it see exactly those layers. Its progress
+    bars are off (its many small predictions would each draw one).
     """
-    if layers is None:
-        return copy.copy(model)
-    positions = [list(model.layers_).index(name) for name in layers]
     view = copy.copy(model)
+    view.verbose = 0
+    if layers is None:
+        return view
+    positions = [list(model.layers_).index(name) for name in layers]
     view.layers_ = tuple(model.layers_[p] for p in positions)
     view.benign_indexes_ = [model.benign_indexes_[p] for p in positions]
     if model.hardening_indexes_ is not None:

@@ -47,14 +47,14 @@ def mnist_config(
     attack_eps: float = AUTHORS_EPS,
     attack_steps: int = 10,
     train_eps: float = 0.3,
-    train_eps_schedule: tuple[float, ...] = (0.1, 0.2, 0.3),
+    train_eps_schedule: tuple[float, ...] = (0.1, 0.2, 0.3, 0.3, 0.3),
     train_steps: int = 2,
     hardening_strength: float = 0.3,
     hardening_strength_wat: float = 0.05,
     hardening_steps: int = 2,
     n_neighbors: int = 5,
-    vote_layers: tuple[str, ...] | None = ("block2", "block3"),
-    weighting: str = "relative",
+    vote_layers: tuple[str, ...] | None = ("block1", "block2", "block3"),
+    weighting: str = "softmax",
     sweep: bool = True,
     seed: int = 0,
     name: str = "mnist",
@@ -147,9 +147,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=10, help="test attack steps")
     parser.add_argument(
         "--train-eps",
-        default="0.1,0.2,0.3",
-        help="adversarial-training eps, or comma-separated eps stages (a ramp, "
-        "default 0.1,0.2,0.3)",
+        default="0.1,0.2,0.3,0.3,0.3",
+        help="adversarial-training eps, or comma-separated eps stages of "
+        "--at-epochs each (a ramp; default 0.1,0.2,0.3,0.3,0.3)",
     )
     parser.add_argument("--train-steps", type=int, default=2, help="AT PGD steps")
     parser.add_argument(
@@ -164,11 +164,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-neighbors", type=int, default=5, help="k (5)")
     parser.add_argument(
         "--vote-layers",
-        default="block2,block3",
-        help="comma-separated layers of the tables' vote (default block2,block3)",
+        default="block1,block2,block3",
+        help="comma-separated layers of the tables' vote (default: all three)",
     )
     parser.add_argument(
-        "--weighting", default="relative", choices=WEIGHTINGS, help="vote weighting"
+        "--weighting", default="softmax", choices=WEIGHTINGS, help="vote weighting"
     )
     parser.add_argument("--no-sweep", action="store_true", help="skip Figure 3")
     parser.add_argument("--name", default="mnist", help="output file stem (mnist)")

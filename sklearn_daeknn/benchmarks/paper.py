@@ -152,7 +152,7 @@ class PaperConfig:
     hardening_strength_wat: float = 0.05
     hardening_steps: int = 10
     hardening_step_size: float | None = None
-    weighting: str = "relative"
+    weighting: str = "softmax"
     temperature: float = 1.0
     weightings: tuple[str, ...] = WEIGHTINGS
     epochs: int = 10
@@ -314,7 +314,11 @@ def _fit_models(
     digests: dict[str, str] = {}
     models: dict[str, Any] = {}
 
+    fitted: dict[str, Any] = {}
+
     def fit(label: str, base: str | None, make: Callable[[], Any], **key: Any) -> Any:
+        if label in fitted:  # e.g. a sweep point that is a table's model
+            return fitted[label]
         start = time.perf_counter()
         parent = None if base is None else digests[base]
         model, digests[label] = cache.get(
@@ -323,6 +327,7 @@ def _fit_models(
             make,
         )
         timings[f"fit {label}"] = round(time.perf_counter() - start, 1)
+        fitted[label] = model
         return model
 
     def fit_hardened(base: str, strength: float) -> Any:
