@@ -89,6 +89,11 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
     index : {'auto', 'exact', 'nndescent'}, default='auto'
         Neighbour search backend. ``'auto'`` uses exact search below
         ``AUTO_NNDESCENT_MIN_SAMPLES`` indexed points and pynndescent above.
+        pynndescent compiles its kernels with numba once per machine (cached
+        on disk, see :func:`~sklearn_daeknn._index.numba_cache_dir`) plus
+        tens of seconds per process at the first build. A pickled estimator
+        keeps its pynndescent graphs: loading it imports pynndescent (seconds),
+        and ``predict`` neither rebuilds nor recompiles.
     max_layer_features : int or None, default=4096
         Widest layer representation kept: wider convolutional maps are
         average-pooled to the largest square grid that fits, other wide
@@ -369,10 +374,12 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         for data in sets:
             features = self._features(data)
             logger.info("building %s indexes over %d points", self.index, len(data))
+            # Pop each layer's features as it is indexed: pynndescent keeps its
+            # own copy, so peak memory holds one layer twice, not every layer.
             indexes.append(
                 [
-                    build_index(f, self.index, random_state=int(seeds[3]))
-                    for f in features
+                    build_index(features.pop(0), self.index, random_state=int(seeds[3]))
+                    for _ in range(len(features))
                 ]
             )
         self.benign_indexes_ = indexes[0]

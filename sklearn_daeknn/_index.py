@@ -199,8 +199,10 @@ class NNDescentIndex:
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.epsilon = epsilon
-        # pynndescent wants writable float32 (read-only input recompiles).
-        self._build(np.array(data, dtype=np.float32, order="C"))
+        # pynndescent wants writable float32 (read-only input recompiles);
+        # copy only when the input is not already that.
+        data = np.asarray(data, dtype=np.float32, order="C")
+        self._build(data if data.flags.writeable else data.copy())
 
     @property
     def n_points(self) -> int:

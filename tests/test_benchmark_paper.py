@@ -86,7 +86,7 @@ def test_rerun_uses_the_cache(quick_run, fake_mnist, tmp_path, monkeypatch):
     config = mnist_config(
         fake_mnist, n_per_class=10, n_test=30, epochs=1, at_epochs=1,
         hardening_steps=1, train_steps=1, sweep=False, seed=1,
-        train_eps_schedule=(),
+        train_eps_schedule=(), weighting="uniform",
     )  # fmt: skip
     config.attack_steps = 1
     results = paper.run_paper_benchmark(
@@ -97,9 +97,14 @@ def test_rerun_uses_the_cache(quick_run, fake_mnist, tmp_path, monkeypatch):
         evaluations=[("table", paper.evaluate_table)],
         figures=False,
     )
-    for row in ROWS:
+    # Rows without hardening data do not depend on the weighting.
+    for row in ("KNN", "CNN", "AT-CNN", "DkNN", "DAEkNN-WAD"):
         assert results[row]["SA"] == before[row]["SA"]
         assert results[row]["AA"] == before[row]["AA"]
+    # The cached hardened models vote with the new config's weighting.
+    uniform = before["weightings"]["DAEkNN"]["scores"]["uniform"]
+    assert results["DAEkNN"]["SA"] == pytest.approx(uniform["SA"])
+    assert results["DAEkNN"]["AA"] == pytest.approx(uniform["AA"])
     assert (tmp_path / "mnist.json").exists()
     assert not list(tmp_path.glob("*.png"))
 

@@ -22,12 +22,12 @@ from sklearn_daeknn._index import numba_cache_dir
 
 
 def _clustered(n, dim, seed):
-    # Clusters on a 4-dimensional manifold, like network features (recall
+    # Clusters on a 2-dimensional manifold, like network features (recall
     # collapses on unstructured iid data); the same clusters for every seed.
-    basis = np.random.RandomState(0).randn(20 + 4, dim)
+    basis = np.random.RandomState(0).randn(20 + 2, dim)
     rng = np.random.RandomState(seed)
     latent = 4 * np.eye(20)[rng.randint(20, size=n)]
-    noise = rng.randn(n, 4)
+    noise = rng.randn(n, 2)
     return (np.hstack([latent, noise]) @ basis).astype(np.float32)
 
 

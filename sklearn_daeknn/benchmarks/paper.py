@@ -307,9 +307,11 @@ def _fit_models(
     fit_fields = {
         k: v
         for k, v in config.settings().items()
-        if k not in ("name", "notes", "sweep_strengths", "sweep_strengths_wat")
+        if k
+        not in ("name", "notes", "loader", "sweep_strengths", "sweep_strengths_wat")
         and not k.startswith("attack")
-        and k not in ("weighting", "weightings", "temperature")
+        # the vote is chosen at prediction time: no refit for these
+        and k not in ("vote_layers", "weighting", "weightings", "temperature")
     }
     digests: dict[str, str] = {}
     models: dict[str, Any] = {}
@@ -327,6 +329,8 @@ def _fit_models(
             make,
         )
         timings[f"fit {label}"] = round(time.perf_counter() - start, 1)
+        if isinstance(model, DAEkNNClassifier):  # the config's vote, even if cached
+            model.set_params(weighting=config.weighting, temperature=config.temperature)
         fitted[label] = model
         return model
 
