@@ -119,8 +119,9 @@ class ExactIndex:
     --------
     >>> import numpy as np
     >>> index = ExactIndex(np.array([[0.0], [1.0], [3.0]]))
-    >>> index.query(np.array([[0.9]]), k=2)
-    (array([[0.1, 0.9]], dtype=float32), array([[1, 0]]))
+    >>> distances, indices = index.query(np.array([[0.9]]), k=2)
+    >>> indices, distances.round(3)
+    (array([[1, 0]]), array([[0.1, 0.9]], dtype=float32))
     """
 
     def __init__(self, data: np.ndarray) -> None:

@@ -69,6 +69,22 @@ def vote_view(model: Any, layers: Any) -> Any:
     return view
 
 
+def _views(state: Any, rows: tuple[str, ...]) -> dict[str, Any]:
+    """Vote views of ``rows``; the config may narrow the rows (``adaptive_rows``)
+    and override the models' weighting (``adaptive_weighting``)."""
+    from .paper import ROWS
+
+    wanted = getattr(state.config, "adaptive_rows", None) or rows
+    weighting = getattr(state.config, "adaptive_weighting", None)
+    views = {}
+    for row in rows:
+        if row in wanted:
+            views[row] = vote_view(state.models[ROWS[row][0]], state.config.vote_layers)
+            if weighting:
+                views[row].weighting = weighting
+    return views
+
+
 def adaptive_attack(config: Any) -> KNNAdaptiveAttack:
     """The adaptive attack of a config: the test eps, twice the PGD steps."""
     steps = getattr(config, "adaptive_steps", None) or 2 * config.attack_steps
@@ -102,9 +118,8 @@ def evaluate_adaptive(state: Any) -> dict[str, Any]:
     attack = adaptive_attack(state.config)
     attack.verbose = state.verbose
     out: dict[str, Any] = {"attack": _settings(attack)}
-    for row in ADAPTIVE_ROWS:
-        key, _, network = ROWS[row]
-        view = vote_view(state.models[key], state.config.vote_layers)
+    for row, view in _views(state, ADAPTIVE_ROWS).items():
+        network = ROWS[row][2]
         _say(state.verbose, f"adaptive attack on the {row} vote")
         start = time.perf_counter()
         X_ada = attack.generate(view, state.X_test, state.y_test)
@@ -128,6 +143,7 @@ def evaluate_adaptive(state: Any) -> dict[str, Any]:
             "worst_case_HM": report["worst_case_HM"],
             "max_perturbation": float(np.abs(X_ada - state.X_test).max()),
             "attack_time_s": round(seconds, 1),
+            "weighting": view.weighting,
         }
     return out
 
@@ -155,9 +171,8 @@ def evaluate_credibility(state: Any) -> dict[str, Any]:
         f"every fit; scored on the other {len(ev)}",
         "bins": BINS.tolist(),
     }
-    for row in CREDIBILITY_ROWS:
-        key, _, network = ROWS[row]
-        view = vote_view(state.models[key], state.config.vote_layers)
+    for row, view in _views(state, CREDIBILITY_ROWS).items():
+        network = ROWS[row][2]
         y_cal = np.searchsorted(view.classes_, state.y_test[cal])
         scores = nonconformity(
             view.predict_proba(state.X_test[cal]), view.n_neighbors, len(view.layers_)

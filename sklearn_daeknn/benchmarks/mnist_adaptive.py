@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .._vote import WEIGHTINGS
 from . import mnist
 from .adaptive import (
     evaluate_adaptive,
@@ -43,10 +44,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="steps of the adaptive attack (default: twice --steps)",
     )
+    parser.add_argument(
+        "--adaptive-weighting",
+        default=None,
+        choices=WEIGHTINGS,
+        help="vote weighting of the evaluated models (default: the one they "
+        "were fitted with); the outputs get the suffix _WEIGHTING",
+    )
+    parser.add_argument(
+        "--rows",
+        default=None,
+        help="comma-separated rows to evaluate (default DkNN,DAEkNN-WAD,DAEkNN)",
+    )
 
 
 def _page(results: dict[str, Any], command: str) -> str:
     attack = results["transfer_attack"]
+    weightings = sorted(
+        {s["weighting"] for s in results["adaptive"].values() if "weighting" in s}
+    )
     versions = results["versions"]
     sizes = results["sizes"]
     parts = [
@@ -56,7 +72,8 @@ def _page(results: dict[str, Any], command: str) -> str:
         f"{versions['torch']}. The models are those of the MNIST benchmark "
         f"(same configuration and cache): {sizes['train']} training images, "
         f"the first {sizes['test']} test images, the vote over "
-        f"{', '.join(results['vote_layers'])}. The transfer attack is PGD "
+        f"{', '.join(results['vote_layers'])} (weighting "
+        f"{', '.join(weightings)}). The transfer attack is PGD "
         f"eps={attack['eps']:.4g} ({attack['n_steps']} steps) against each "
         "model's own network, as in the tables of the MNIST page.",
         "The transfer protocol overstates the robustness of kNN defences. "
@@ -75,8 +92,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the two steps on the MNIST models; write JSON, PNG and page."""
     start = time.perf_counter()
     config = mnist.config_from_args(args)
-    if args.adaptive_steps:
-        config.adaptive_steps = args.adaptive_steps  # read by adaptive_attack
+    # Extra attributes read by the steps of benchmarks/adaptive.py.
+    config.adaptive_steps = args.adaptive_steps
+    config.adaptive_weighting = args.adaptive_weighting
+    config.adaptive_rows = tuple(args.rows.split(",")) if args.rows else None
     verbose = 0 if args.quiet else 1
     steps = [("adaptive", evaluate_adaptive), ("credibility", evaluate_credibility)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -89,6 +108,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             figures=False,
         )
     name = f"{config.name}_adaptive"
+    if args.adaptive_weighting:
+        name += f"_{args.adaptive_weighting}"
     results = {
         "name": name,
         "adaptive": paper["adaptive"],
