@@ -42,11 +42,10 @@ KNN_PARAMS = frozenset(
         "index",
         "layers",
         "max_layer_features",
-        "feature_reduction",
         "memory",
         "verbose",
-        # Post-hoc calibration of the vote (does not touch the network).
-        "calibration",
+        # The held-out calibration split happens before training: the data in
+        # the key is the training part.
         "calibration_size",
     }
 )
