@@ -52,7 +52,7 @@ def test_restarts_never_hurt(fitted_dknn, test_set):
     assert acc_three <= acc_one
 
 
-@settings(max_examples=6)
+@settings(max_examples=4)
 @given(
     eps=st.floats(0.01, 0.4),
     n_steps=st.integers(1, 4),
