@@ -56,8 +56,11 @@ AUTO_NNDESCENT_MIN_SAMPLES = 50_000
 
 # Extra candidates taken from the matmul top-k before exact re-ranking.
 _RERANK_MARGIN = 8
-# Bytes of the (queries x points) distance block computed at once.
-_BLOCK_BYTES = 64 * 2**20
+# Bytes of the (queries x points) distance block computed at once. Measured at
+# 120k x 1024, k=75, 2,000 queries, idle 2 cores: 16 MiB blocks ran at 0.6x
+# the speed of a plain 64 MiB-blocked matmul + top-k, 64 MiB at 1.0x, 256 MiB
+# at 1.17x (the larger matmul amortises the top-k and the re-ranking).
+_BLOCK_BYTES = 256 * 2**20
 
 
 def numba_cache_dir() -> str:
@@ -143,9 +146,14 @@ class ExactIndex:
         dist = np.empty((len(X), k), dtype=np.float32)
         ind = np.empty((len(X), k), dtype=np.int64)
         with torch.inference_mode():
+            # One distance buffer for all blocks: a fresh 64 MB tensor per block
+            # is returned to the OS and page-faulted back each time (glibc).
+            buffer = torch.empty(min(block, len(X)), self.n_points)
             for start in range(0, len(X), block):
                 q = torch.from_numpy(X[start : start + block])
-                d2 = torch.addmm(sq_data, q, data.T, beta=1, alpha=-2)
+                d2 = torch.addmm(
+                    sq_data, q, data.T, beta=1, alpha=-2, out=buffer[: len(q)]
+                )
                 cand = torch.topk(
                     d2, n_cand, dim=1, largest=False, sorted=False
                 ).indices
