@@ -19,10 +19,17 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, validate_parameter_constraints
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from ._attack import _ball_box, _EvalMode, _project, _resolve_target, _start
+from ._attack import (
+    _Attack,
+    _ball_box,
+    _EvalMode,
+    _project,
+    _resolve_target,
+    _start,
+)
 from ._features import _collect
 from ._progress import progress
 from ._validation import check_box, check_clip
@@ -57,7 +64,7 @@ def _smallest(d2: torch.Tensor, mask: torch.Tensor, m: int) -> torch.Tensor:
     return torch.topk(masked, min(m, d2.shape[1]), dim=1, largest=False).indices
 
 
-class KNNAdaptiveAttack:
+class KNNAdaptiveAttack(_Attack):
     """L-infinity PGD on a smooth surrogate of the kNN vote (an adaptive attack).
 
     For each input, the wrong class whose training representations are
@@ -175,18 +182,6 @@ class KNNAdaptiveAttack:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"KNNAdaptiveAttack({args})"
-
-    def get_params(self) -> dict[str, Any]:
-        """The attack's settings, as a dict (for reports)."""
-        return {name: getattr(self, name) for name in self._parameter_constraints}
-
-    def _validate(self) -> None:
-        validate_parameter_constraints(
-            self._parameter_constraints,
-            self.get_params(),
-            caller_name="KNNAdaptiveAttack",
-        )
-        check_clip(self.clip)
 
     # ----------------------------------------------------------------- parts
 

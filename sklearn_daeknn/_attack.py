@@ -192,7 +192,25 @@ def _resolve_target(model: Any) -> tuple[nn.Module, Any, tuple[int, ...] | None,
     )
 
 
-class PGD:
+class _Attack:
+    """Settings handling shared by the attacks: report and validate them."""
+
+    _parameter_constraints: dict = {}
+
+    def get_params(self) -> dict[str, Any]:
+        """The attack's settings, as a dict (for reports)."""
+        return {name: getattr(self, name) for name in self._parameter_constraints}
+
+    def _validate(self) -> None:
+        validate_parameter_constraints(
+            self._parameter_constraints,
+            self.get_params(),
+            caller_name=type(self).__name__,
+        )
+        check_clip(self.clip)
+
+
+class PGD(_Attack):
     """L-infinity projected gradient descent (Madry et al., 2018).
 
     ``x^{t+1} = Proj_{B(x, eps) ∩ box}(x^t + step_size * sign(grad CE(f(x^t), y)))``
@@ -268,16 +286,6 @@ class PGD:
             f"n_steps={self.n_steps!r}, random_start={self.random_start!r}, "
             f"clip={self.clip!r})"
         )
-
-    def get_params(self) -> dict[str, Any]:
-        """The attack's settings, as a dict (for reports)."""
-        return {name: getattr(self, name) for name in self._parameter_constraints}
-
-    def _validate(self) -> None:
-        validate_parameter_constraints(
-            self._parameter_constraints, self.get_params(), caller_name="PGD"
-        )
-        check_clip(self.clip)
 
     def generate(self, model: Any, X: Any, y: Any = None) -> np.ndarray:
         """Return adversarial versions of ``X``.

@@ -34,18 +34,22 @@ def digits():
     return X[:600], y[:600], X[1500:1700], y[1500:1700]
 
 
+#: The DAEkNN fitted on the digits by the ``fitted_daeknn`` fixture.
+DIGITS_DAEKNN = dict(
+    input_shape=(1, 8, 8),
+    clip=(0.0, 1.0),
+    max_epochs=4,
+    train_steps=3,
+    hardening_strength=0.1,
+    train_eps=0.1,
+    random_state=0,
+)
+
+
 @pytest.fixture(scope="session")
 def fitted_daeknn(digits):
     X, y, _, _ = digits
-    return DAEkNNClassifier(
-        input_shape=(1, 8, 8),
-        clip=(0.0, 1.0),
-        max_epochs=4,
-        train_steps=3,
-        hardening_strength=0.1,
-        train_eps=0.1,
-        random_state=0,
-    ).fit(X, y)
+    return DAEkNNClassifier(**DIGITS_DAEKNN).fit(X, y)
 
 
 @pytest.fixture(scope="session")

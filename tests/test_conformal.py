@@ -18,6 +18,8 @@ from sklearn_daeknn import (
     nonconformity,
 )
 
+from .conftest import DIGITS_DAEKNN
+
 N_CAL = 150
 
 
@@ -25,16 +27,7 @@ N_CAL = 150
 def calibrated(digits):
     """A DAEkNN (joint benign/hardening vote) with a calibration set."""
     X, y, _, _ = digits
-    return DAEkNNClassifier(
-        input_shape=(1, 8, 8),
-        clip=(0.0, 1.0),
-        max_epochs=4,
-        train_steps=3,
-        hardening_strength=0.1,
-        train_eps=0.1,
-        calibration_size=N_CAL,
-        random_state=0,
-    ).fit(X, y)
+    return DAEkNNClassifier(**DIGITS_DAEKNN, calibration_size=N_CAL).fit(X, y)
 
 
 scores = arrays(np.float64, st.integers(1, 40), elements=st.integers(0, 30))
