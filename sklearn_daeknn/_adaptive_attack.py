@@ -24,8 +24,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._attack import (
     _Attack,
+    _AttackMode,
     _ball_box,
-    _EvalMode,
     _project,
     _resolve_target,
     _start,
@@ -354,7 +354,7 @@ class KNNAdaptiveAttack(_Attack):
         banks = self._banks(model, device)
         n_targets = min(self.n_target_classes, len(model.classes_) - 1)
         n_batches = math.ceil(len(X) / self.batch_size)
-        with _EvalMode(module):
+        with _AttackMode(module):
             for start in progress(
                 range(0, len(X), self.batch_size),
                 total=n_batches,

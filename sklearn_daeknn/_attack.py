@@ -51,20 +51,42 @@ class _EvalMode:
         self.module.train(self.was_training)
 
 
+class _AttackMode(_EvalMode):
+    """Eval mode, and the parameters frozen; both given back afterwards.
+
+    An attack needs the gradient with respect to the input only. Freezing the
+    parameters stops autograd from saving what their gradients would need
+    (measured 1.5x on a small CNN, see PERFORMANCE.md); asking
+    ``torch.autograd.grad`` for the input's gradient alone would still save
+    it.
+    """
+
+    def __enter__(self) -> nn.Module:
+        self.frozen = [p for p in self.module.parameters() if p.requires_grad]
+        for param in self.frozen:
+            param.requires_grad_(False)
+        return super().__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        for param in self.frozen:
+            param.requires_grad_(True)
+        super().__exit__(*exc)
+
+
 def _ball_box(
     x: torch.Tensor, eps: float, clip: tuple[float, float] | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Bounds of ``B_inf(x, eps)`` intersected with the box ``clip``."""
     lower, upper = x - eps, x + eps
     if clip is not None:
-        lower = lower.clamp(min=clip[0])
-        upper = upper.clamp(max=clip[1])
+        lower.clamp_(min=clip[0])
+        upper.clamp_(max=clip[1])
     return lower, upper
 
 
 def _project(x: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
-    """Project ``x`` onto the bounds of :func:`_ball_box`."""
-    return torch.max(torch.min(x, upper), lower)
+    """Project ``x`` onto the bounds of :func:`_ball_box`, in place."""
+    return torch.clamp(x, lower, upper, out=x)
 
 
 def _start(
@@ -96,9 +118,9 @@ def pgd_perturb(
 ) -> torch.Tensor:
     """Return PGD adversarial examples for one batch of tensors.
 
-    The module runs in eval mode (restored afterwards) and only the gradient
-    with respect to the input is computed: the parameters' gradients are
-    neither computed nor touched.
+    The module runs in eval mode with its parameters frozen (both restored
+    afterwards): only the gradient with respect to the input is computed, and
+    the parameters' ``.grad`` are not touched.
 
     Parameters
     ----------
@@ -144,15 +166,15 @@ def pgd_perturb(
         step_size = default_step_size(eps, n_steps)
     lower, upper = _ball_box(x, eps, clip)
     x_adv = _start(x, eps, lower, upper, random_start, generator)
-    with _EvalMode(module):
+    with _AttackMode(module):
         for _ in range(n_steps):
             x_adv.requires_grad_(True)
             loss = F.cross_entropy(module(x_adv), y, reduction="sum")
             (grad,) = torch.autograd.grad(loss, x_adv)
-            with torch.no_grad():
-                x_adv = x_adv + step_size * grad.sign()
-                x_adv = _project(x_adv, lower, upper)
-    return x_adv.detach()
+            # In place: the graph of this step is gone, x_adv is free to reuse.
+            x_adv = x_adv.detach().add_(grad.sign_(), alpha=step_size)
+            _project(x_adv, lower, upper)
+    return x_adv
 
 
 def _resolve_target(model: Any) -> tuple[nn.Module, Any, tuple[int, ...] | None, Any]:

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ._conv import InputConv2d
+
 __all__ = ["MLP", "MNISTCNN", "VGG16", "SmallCNN", "default_knn_layers"]
 
 
@@ -199,7 +201,11 @@ class MNISTCNN(nn.Module):
             extra = [nn.Dropout(dropout)] if dropout else []
             return nn.Sequential(*layers, nn.ReLU(), *extra)
 
-        self.block1 = block(nn.Conv2d(int(input_shape[0]), 64, 8, stride=2, padding=3))
+        # InputConv2d: oneDNN's input gradient for this few-channel, strided
+        # 8x8 convolution is slow, and every attack step needs it (_conv.py).
+        self.block1 = block(
+            InputConv2d(int(input_shape[0]), 64, 8, stride=2, padding=3)
+        )
         self.block2 = block(nn.Conv2d(64, 128, 6, stride=2))
         self.block3 = block(nn.Conv2d(128, 128, 5))
         width = _flat_size(

@@ -78,6 +78,41 @@ def test_pgd_restores_mode_and_leaves_parameter_gradients_alone():
     assert not net.training
 
 
+def test_pgd_freezes_parameters_and_restores_them_even_on_error():
+    net = _net()
+    frozen = next(net.parameters())
+    frozen.requires_grad_(False)  # the user's own choice must survive
+    seen = []
+
+    class Spy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = net
+
+        def forward(self, x):
+            seen.append([p.requires_grad for p in net.parameters()])
+            return self.inner(x)
+
+    x, y = torch.rand(4, 6), torch.tensor([0, 1, 2, 0])
+    pgd_perturb(Spy(), x, y, eps=0.1, n_steps=2)
+    assert seen and not any(any(flags) for flags in seen)
+    assert [p.requires_grad for p in net.parameters()][0] is False
+    assert all(p.requires_grad for p in list(net.parameters())[1:])
+
+    class Broken(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = net
+
+        def forward(self, x):
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        pgd_perturb(Broken().train(), x, y, eps=0.1, n_steps=2)
+    assert all(p.requires_grad for p in list(net.parameters())[1:])
+    assert not frozen.requires_grad
+
+
 def test_pgd_without_labels_uses_predictions():
     net = _net()
     X = np.random.RandomState(0).rand(10, 6).astype(np.float32)

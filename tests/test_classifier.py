@@ -2,6 +2,8 @@
 
 import copy
 import pickle
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -150,6 +152,34 @@ def test_clone_pickle_and_determinism(blobs):
         not torch.equal(p, q)
         for p, q in zip(weights, other.net_.module_.parameters(), strict=True)
     )
+
+
+def test_fits_in_parallel_threads_are_reproducible(blobs):
+    # joblib's threading and Dask backends fit clones in threads of one
+    # process, which share torch's global RNG.
+    X, y = blobs
+    params = [dict(FAST, random_state=seed, max_epochs=8) for seed in range(4)]
+    expected = [DAEkNNClassifier(**p).fit(X, y).predict_proba(X) for p in params]
+    barrier = threading.Barrier(len(params))
+
+    def fit(p):
+        barrier.wait()
+        return DAEkNNClassifier(**p).fit(X, y).predict_proba(X)
+
+    for _ in range(2):
+        with ThreadPoolExecutor(len(params)) as pool:
+            got = list(pool.map(fit, params))
+        for a, b in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_convolutional_networks_run_channels_last(digits):
+    X, y, _, _ = digits
+    clf = DAEkNNClassifier(**dict(FAST, module_params=None, max_epochs=1))
+    clf.set_params(input_shape=(1, 8, 8), hardening_strength=0).fit(X[:100], y[:100])
+    convs = [m for m in clf.net_.module_.modules() if isinstance(m, nn.Conv2d)]
+    assert convs
+    assert all(m.weight.is_contiguous(memory_format=torch.channels_last) for m in convs)
 
 
 @pytest.mark.parametrize(
