@@ -451,6 +451,12 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"device={self.device!r} but torch.cuda.is_available() is False."
             )
+        if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={self.device!r} but this machine has "
+                f"{torch.cuda.device_count()} CUDA device(s): use an index below "
+                f"{torch.cuda.device_count()}."
+            )
         return device
 
     def _build_module(self, n_classes: int) -> nn.Module:

@@ -138,8 +138,9 @@ class InputConv2d(nn.Conv2d):
     """``nn.Conv2d`` for a network's first layer, with a fast input gradient.
 
     Same parameters, state dict and forward values as :class:`torch.nn.Conv2d`.
-    When its input requires a gradient (an attack on the image), the backward
-    pass computes that gradient with :func:`conv2d_input_grad`. Only plain
+    When its input is on the CPU and requires a gradient (an attack on the
+    image), the backward pass computes that gradient with
+    :func:`conv2d_input_grad`. Only plain
     convolutions use it (``groups=1``, ``dilation=1``, numeric zero padding);
     any other configuration runs ``nn.Conv2d`` unchanged.
 
@@ -162,7 +163,14 @@ class InputConv2d(nn.Conv2d):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.requires_grad and torch.is_grad_enabled() and self._plain():
+        # On the CPU only: oneDNN is the slow one; cuDNN's input gradient is
+        # left alone.
+        if (
+            x.device.type == "cpu"
+            and x.requires_grad
+            and torch.is_grad_enabled()
+            and self._plain()
+        ):
             return _InputConv2dFunction.apply(
                 x, self.weight, self.bias, self.stride, self.padding
             )

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from sklearn_daeknn import MNISTCNN
-from sklearn_daeknn._conv import InputConv2d
+from sklearn_daeknn._conv import InputConv2d, conv2d_input_grad
 
 
 def _pair(seed, n_in, n_out, kernel, stride, padding, bias, **kw):
@@ -79,3 +79,17 @@ def test_mnist_network_uses_it_and_keeps_the_conv2d_state_dict():
     plain = nn.Conv2d(1, 64, 8, stride=2, padding=3)
     net.block1[0].load_state_dict(plain.state_dict())
     torch.testing.assert_close(net.block1[0].weight, plain.weight)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_on_cuda_it_is_conv2d():  # pragma: no cover - needs a GPU
+    ref, ours = _pair(0, 1, 8, 8, 2, 3, True)
+    ref, ours = ref.cuda(), ours.cuda()
+    x = torch.rand(4, 1, 28, 28, device="cuda")
+    g = torch.randn_like(ref(x))
+    for a, b in zip(_grads(ours, x, g)[1], _grads(ref, x, g)[1], strict=True):
+        torch.testing.assert_close(a, b)
+    # The polyphase input gradient itself is device-agnostic.
+    got = conv2d_input_grad(g, ours.weight.detach(), (28, 28), (2, 2), (3, 3))
+    # cuDNN may use TF32: a tolerance of its precision.
+    torch.testing.assert_close(got, _grads(ref, x, g)[1][0], atol=1e-2, rtol=1e-2)

@@ -40,7 +40,7 @@ from .._features import LayerReducer
 from .._networks import VGG16, VGG16_BLOCKS
 from .._vote import WEIGHTINGS
 from ..datasets import load_cifar10
-from .paper import PaperConfig, run_paper_benchmark
+from .paper import PaperConfig, hardware_note, run_paper_benchmark
 
 __all__ = [
     "PAPER_RESULTS",
@@ -520,17 +520,6 @@ def _config_from_args(args: argparse.Namespace, data: str | Path) -> PaperConfig
     return config
 
 
-def _hardware(device: str) -> str:
-    import os
-
-    import torch
-
-    cpu = f"{os.cpu_count()} CPU cores"
-    if device.startswith("cuda"):
-        return f"{torch.cuda.get_device_name(torch.device(device))}, {cpu}"
-    return f"{cpu}, no GPU used"
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the CIFAR-10 benchmark from parsed arguments; returns the results."""
     if args.estimate:
@@ -571,7 +560,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "is visible; run on a GPU machine, or use --smoke for a CPU check."
                 )
             torch.backends.cudnn.benchmark = True
-        config.notes["hardware"] = _hardware(config.device)
+        config.notes["hardware"] = hardware_note(config.device)
         out = args.out or ("build/cifar10-smoke" if args.smoke else "docs/results")
         # The smoke network's convolutions are tiny: a second thread gains
         # nothing, and on a busy machine OpenMP's synchronisation made each

@@ -18,7 +18,7 @@ from typing import Any
 from .._networks import MNISTCNN
 from .._vote import WEIGHTINGS
 from ..datasets import load_mnist
-from .paper import PaperConfig, run_paper_benchmark
+from .paper import PaperConfig, hardware_note, run_paper_benchmark
 
 __all__ = ["add_arguments", "config_from_args", "mnist_config", "run"]
 
@@ -58,6 +58,7 @@ def mnist_config(
     sweep: bool = True,
     seed: int = 0,
     name: str = "mnist",
+    device: str = "cpu",
 ) -> PaperConfig:
     """The MNIST configuration of :func:`run_paper_benchmark`.
 
@@ -93,6 +94,7 @@ def mnist_config(
         epochs=epochs,
         at_epochs=at_epochs,
         at_init="standard",
+        device=device,
         seed=seed,
         sweep_strengths=sweep_at,
         sweep_strengths_wat=sweep_std,
@@ -108,7 +110,7 @@ def mnist_config(
                 f"hardening data with {hardening_steps}-step PGD; the first "
                 f"{n_test} test images (as the authors)"
             ),
-            "hardware": "2 CPU cores shared with other jobs, no GPU",
+            "hardware": hardware_note(device),
         },
     )
 
@@ -171,6 +173,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--weighting", default="softmax", choices=WEIGHTINGS, help="vote weighting"
     )
     parser.add_argument("--no-sweep", action="store_true", help="skip Figure 3")
+    parser.add_argument(
+        "--device", default="cpu", help="torch device of the networks (cpu)"
+    )
     parser.add_argument("--name", default="mnist", help="output file stem (mnist)")
     parser.add_argument(
         "--quick",
@@ -215,6 +220,7 @@ def config_from_args(args: argparse.Namespace) -> PaperConfig:
         weighting=args.weighting,
         seed=args.seed,
         name=args.name,
+        device=args.device,
         **sizes,
     )
     if args.quick:

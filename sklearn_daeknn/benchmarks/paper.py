@@ -34,6 +34,7 @@ from typing import Any
 
 import joblib
 import numpy as np
+import torch
 
 from .._attack import PGD
 from .._classifier import DAEkNNClassifier
@@ -227,6 +228,16 @@ class _Cache:
         value = make()
         joblib.dump(value, path)
         return value, digest
+
+
+def hardware_note(device: str) -> str:
+    """What ran a benchmark, for its notes: the GPU if any, the CPU cores, torch."""
+    import os
+
+    cpu = f"{os.cpu_count()} CPU cores, torch {torch.__version__}"
+    if str(device).startswith("cuda"):
+        return f"{torch.cuda.get_device_name(torch.device(device))}, {cpu}"
+    return f"{cpu}, no GPU used"
 
 
 def _estimator(config: PaperConfig, verbose: int, **params: Any) -> DAEkNNClassifier:
