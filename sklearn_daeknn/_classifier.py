@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import logging
 import threading
+from collections.abc import Iterator
 from numbers import Integral, Real
 from typing import Any
 
@@ -33,10 +35,29 @@ __all__ = ["DAEkNNClassifier"]
 
 logger = logging.getLogger("sklearn_daeknn")
 
-# torch has one global RNG per process. Module initialisation draws from it, so
-# fits running in parallel threads (joblib's threading or Dask backends) take
-# turns seeding and drawing from it.
+# torch has one global RNG per process, shared by fits running in parallel
+# threads (joblib's threading or Dask backends). Every seeding, restoring and
+# drawing of it by a fit happens under this lock, and nothing else in a fit
+# draws from it (the data loaders and attacks have their own generators).
 _GLOBAL_RNG_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _seeded_global_rng(seed: int) -> Iterator[None]:
+    """Seed torch's global RNG for the block and give back its state after.
+
+    Unlike ``torch.random.fork_rng``, the seeding and the restoring are each
+    done under :data:`_GLOBAL_RNG_LOCK`, so that they cannot fall between
+    another thread's seeding and its draws.
+    """
+    with _GLOBAL_RNG_LOCK:
+        state = torch.get_rng_state()
+        torch.manual_seed(seed)
+    try:
+        yield
+    finally:
+        with _GLOBAL_RNG_LOCK:
+            torch.set_rng_state(state)
 
 
 class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
@@ -335,6 +356,8 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         X_net = X.reshape(-1, *self.input_shape_)
 
         with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=[]):
+            # Seeding and initialisation as one step: no other fit's thread
+            # touches the global RNG in between.
             torch.manual_seed(int(seeds[0]))
             module = self._build_module(len(self.classes_))
         self.layers_ = check_layers(
@@ -342,10 +365,9 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         )
         # Random layers (dropout) draw from torch's global RNG during training:
         # seed it for a reproducible sequential fit. Everything else random in
-        # training has its own generator, so parallel threads stay reproducible
-        # unless the network itself has random layers.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(seeds[1]))
+        # training has its own generator, so fits in parallel threads are
+        # reproducible unless the network itself has random layers.
+        with _seeded_global_rng(int(seeds[1])):
             self.net_ = cached_stage(
                 self.memory,
                 "network",
@@ -538,6 +560,9 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
             iterator_train__shuffle=True,
             # Its own generator, not torch's global one: reproducible in threads.
             iterator_train__generator=torch.Generator().manual_seed(seed + 1),
+            # A loader without a generator draws its base seed from the global
+            # RNG at every pass, even without shuffling.
+            iterator_valid__generator=torch.Generator().manual_seed(seed + 2),
             device=str(device),
             callbacks=[("progress", EpochProgress())] if self.verbose else None,
             callbacks__print_log__sink=logger.info,

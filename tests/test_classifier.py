@@ -158,15 +158,21 @@ def test_fits_in_parallel_threads_are_reproducible(blobs):
     # joblib's threading and Dask backends fit clones in threads of one
     # process, which share torch's global RNG.
     X, y = blobs
-    params = [dict(FAST, random_state=seed, max_epochs=8) for seed in range(4)]
+    params = [dict(FAST, random_state=seed, max_epochs=8) for seed in range(6)]
     expected = [DAEkNNClassifier(**p).fit(X, y).predict_proba(X) for p in params]
+    n_threads = torch.get_num_threads()
     barrier = threading.Barrier(len(params))
 
     def fit(p):
+        # Bitwise equality also needs the same intra-op thread count, which a
+        # new thread does not inherit.
+        torch.set_num_threads(n_threads)
         barrier.wait()
-        return DAEkNNClassifier(**p).fit(X, y).predict_proba(X)
+        est = DAEkNNClassifier(**p).fit(X, y)
+        est.predict_network(X)  # a skorch data loader, in the other fits' way
+        return est.predict_proba(X)
 
-    for _ in range(2):
+    for _ in range(3):
         with ThreadPoolExecutor(len(params)) as pool:
             got = list(pool.map(fit, params))
         for a, b in zip(got, expected, strict=True):
