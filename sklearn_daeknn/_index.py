@@ -194,6 +194,11 @@ class NNDescentIndex:
     epsilon : float, default=0.1
         Search breadth at query time (pynndescent's ``epsilon``): larger is
         slower and more accurate.
+    n_candidates : int, default=20
+        Each query searches for ``max(k, n_candidates)`` neighbours and keeps
+        the ``k`` nearest. pynndescent's search for a small ``k`` stops early:
+        on MNIST features (30,000 points, 128 to 4,096 dimensions, k = 5)
+        recall went from 0.93 to 0.995-0.998 for 1.9x the query time.
     """
 
     def __init__(
@@ -204,11 +209,13 @@ class NNDescentIndex:
         random_state: int = 0,
         n_jobs: int | None = None,
         epsilon: float = 0.1,
+        n_candidates: int = 20,
     ) -> None:
         self.n_neighbors = n_neighbors
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.epsilon = epsilon
+        self.n_candidates = n_candidates
         # pynndescent wants writable float32 (read-only input recompiles);
         # copy only when the input is not already that.
         data = np.asarray(data, dtype=np.float32, order="C")
@@ -241,8 +248,10 @@ class NNDescentIndex:
     def query(self, X: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Return the distances and indices of (approximately) the ``k`` nearest."""
         X = np.array(X, dtype=np.float32, order="C")
-        ind, dist = self._nnd.query(X, k=k, epsilon=self.epsilon)
-        return dist.astype(np.float32), ind.astype(np.int64)
+        n_search = min(max(k, self.n_candidates), self.n_points)
+        ind, dist = self._nnd.query(X, k=n_search, epsilon=self.epsilon)
+        # pynndescent returns each row sorted by distance.
+        return dist[:, :k].astype(np.float32), ind[:, :k].astype(np.int64)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -255,6 +264,7 @@ class NNDescentIndex:
         versions = state.pop("_versions", None)
         self.__dict__.update(state)
         self.__dict__.setdefault("epsilon", 0.1)
+        self.__dict__.setdefault("n_candidates", 20)
         NNDescent = _nndescent_class()
         try:
             if versions != _versions():

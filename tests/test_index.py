@@ -77,6 +77,19 @@ def test_nndescent_recall(points, nndescent):
     np.testing.assert_array_equal(nndescent.data, data)
 
 
+def test_nndescent_small_k_searches_more_candidates(points, nndescent):
+    data, queries = points
+    dist, ind = nndescent.query(queries, 3)
+    wide_dist, wide_ind = nndescent.query(queries, nndescent.n_candidates)
+    np.testing.assert_array_equal(ind, wide_ind[:, :3])
+    np.testing.assert_array_equal(dist, wide_dist[:, :3])
+    assert np.all(np.diff(dist, axis=1) >= 0)
+    _, exact = ExactIndex(data).query(queries, 1)
+    assert np.mean(ind[:, 0] == exact[:, 0]) >= 0.99
+    small = NNDescentIndex(data[:15], random_state=0)  # fewer points than 20
+    assert small.query(queries[:2], 2)[1].shape == (2, 2)
+
+
 def test_nndescent_pickle_keeps_graph(points, nndescent, monkeypatch):
     _, queries = points
     expected = nndescent.query(queries, 5)
