@@ -627,7 +627,7 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
                     f"n_neighbors={k} is larger than the {index.n_points} indexed "
                     "training samples."
                 )
-            dist, ind = index.query(feats, k)
+            dist, ind = index.query(feats, k, device=self.net_.device)
             out.append((dist, self._y[ind]))
         return out
 

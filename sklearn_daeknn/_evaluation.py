@@ -285,12 +285,13 @@ def _layer_neighbors(estimator: Any, X: Any) -> list[tuple[Any, Any]]:
     features = estimator.layer_features(X)
     k = estimator.n_neighbors
     y_train = estimator._y
+    device = estimator.net_.device
     out = []
     for pos, feats in enumerate(features):
-        dist, ind = estimator.benign_indexes_[pos].query(feats, k)
+        dist, ind = estimator.benign_indexes_[pos].query(feats, k, device=device)
         hardening = None
         if estimator.hardening_indexes_ is not None:
-            d_a, i_a = estimator.hardening_indexes_[pos].query(feats, k)
+            d_a, i_a = estimator.hardening_indexes_[pos].query(feats, k, device=device)
             hardening = (d_a, y_train[i_a])
         out.append(((dist, y_train[ind]), hardening))
     return out

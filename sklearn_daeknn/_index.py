@@ -134,10 +134,18 @@ class ExactIndex:
     def n_points(self) -> int:
         return len(self.data)
 
-    def query(self, X: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Return the distances and indices of the ``k`` nearest points."""
+    def query(
+        self, X: np.ndarray, k: int, *, device: Any = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return the distances and indices of the ``k`` nearest points.
+
+        ``device`` (e.g. ``'cuda'``) runs the search there: the indexed
+        points are copied to it for the call and freed afterwards. ``None``:
+        the CPU.
+        """
         X = np.ascontiguousarray(X, dtype=np.float32)
-        data = torch.from_numpy(self.data)
+        device = torch.device("cpu" if device is None else device)
+        data = torch.from_numpy(self.data).to(device)
         sq_data = (data * data).sum(1)
         n_cand = min(k + _RERANK_MARGIN, self.n_points)
         # Bound both the distance block and the re-ranking gather in memory.
@@ -148,9 +156,9 @@ class ExactIndex:
         with torch.inference_mode():
             # One distance buffer for all blocks: a fresh 64 MB tensor per block
             # is returned to the OS and page-faulted back each time (glibc).
-            buffer = torch.empty(min(block, len(X)), self.n_points)
+            buffer = torch.empty(min(block, len(X)), self.n_points, device=device)
             for start in range(0, len(X), block):
-                q = torch.from_numpy(X[start : start + block])
+                q = torch.from_numpy(X[start : start + block]).to(device)
                 d2 = torch.addmm(
                     sq_data, q, data.T, beta=1, alpha=-2, out=buffer[: len(q)]
                 )
@@ -162,8 +170,8 @@ class ExactIndex:
                 exact = torch.linalg.vector_norm(data[cand].sub_(q[:, None, :]), dim=-1)
                 order = torch.argsort(exact, dim=1, stable=True)[:, :k]
                 stop = start + len(q)
-                dist[start:stop] = exact.gather(1, order).numpy()
-                ind[start:stop] = cand.gather(1, order).numpy()
+                dist[start:stop] = exact.gather(1, order).cpu().numpy()
+                ind[start:stop] = cand.gather(1, order).cpu().numpy()
         return dist, ind
 
 
@@ -245,8 +253,14 @@ class NNDescentIndex:
         )
         self._nnd.prepare()
 
-    def query(self, X: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Return the distances and indices of (approximately) the ``k`` nearest."""
+    def query(
+        self, X: np.ndarray, k: int, *, device: Any = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return the distances and indices of (approximately) the ``k`` nearest.
+
+        The graph search runs on the CPU whatever ``device`` is (accepted for
+        the same interface as :meth:`ExactIndex.query`).
+        """
         X = np.array(X, dtype=np.float32, order="C")
         n_search = min(max(k, self.n_candidates), self.n_points)
         ind, dist = self._nnd.query(X, k=n_search, epsilon=self.epsilon)

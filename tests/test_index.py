@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from sklearn.neighbors import NearestNeighbors
 
 from sklearn_daeknn import ExactIndex, NNDescentIndex, build_index
@@ -53,6 +54,32 @@ def test_exact_index_matches_sklearn(points, k):
     )
     np.testing.assert_array_equal(ind, ref_ind)
     np.testing.assert_allclose(dist, ref_dist, rtol=1e-5, atol=1e-5)
+
+
+def test_query_device_argument(points, nndescent):
+    data, queries = points
+    index = ExactIndex(data)
+    for a, b in zip(
+        index.query(queries, 5), index.query(queries, 5, device="cpu"), strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(
+        nndescent.query(queries, 5),
+        nndescent.query(queries, 5, device="cpu"),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_exact_index_on_cuda_matches_cpu(points, monkeypatch):  # pragma: no cover
+    data, queries = points
+    expected = ExactIndex(data).query(queries, 7)
+    monkeypatch.setattr(index_module, "_BLOCK_BYTES", 4 * len(data) * 50)
+    dist, ind = ExactIndex(data).query(queries, 7, device="cuda")
+    assert isinstance(ind, np.ndarray) and ind.dtype == np.int64
+    np.testing.assert_array_equal(ind, expected[1])
+    np.testing.assert_allclose(dist, expected[0], rtol=1e-5, atol=1e-5)
 
 
 def test_exact_index_large_block_count(points, monkeypatch):
