@@ -39,7 +39,8 @@ logger = logging.getLogger("sklearn_daeknn")
 # threads (joblib's threading or Dask backends). Every seeding, restoring and
 # drawing of it by a fit happens under this lock, and nothing else in a fit
 # draws from it (the data loaders and attacks have their own generators).
-_GLOBAL_RNG_LOCK = threading.Lock()
+# Re-entrant: a block that draws holds it around its own seeding.
+_GLOBAL_RNG_LOCK = threading.RLock()
 
 
 @contextlib.contextmanager
@@ -355,10 +356,9 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         X, y_enc, X_cal, y_cal = self._hold_out_calibration(X, y_enc, int(seeds[3]))
         X_net = X.reshape(-1, *self.input_shape_)
 
-        with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=[]):
-            # Seeding and initialisation as one step: no other fit's thread
-            # touches the global RNG in between.
-            torch.manual_seed(int(seeds[0]))
+        # Seeding and initialisation as one step: no other fit's thread
+        # touches the global RNG in between.
+        with _GLOBAL_RNG_LOCK, _seeded_global_rng(int(seeds[0])):
             module = self._build_module(len(self.classes_))
         self.layers_ = check_layers(
             module, default_knn_layers(module) if self.layers is None else self.layers

@@ -290,7 +290,7 @@ def _plain_convs(module: Any) -> Any:
     from torch import nn
 
     module = copy.deepcopy(module)
-    for _name, child in list(module.named_modules()):
+    for child in list(module.modules()):
         for attr, sub in list(child.named_children()):
             if isinstance(sub, nn.Conv2d) and type(sub) is not nn.Conv2d:
                 conv = nn.Conv2d(
