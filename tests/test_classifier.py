@@ -179,6 +179,14 @@ def test_fits_in_parallel_threads_are_reproducible(blobs):
             np.testing.assert_array_equal(a, b)
 
 
+def test_fit_leaves_the_global_torch_rng_alone(blobs):
+    X, y = blobs
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    DAEkNNClassifier(**FAST).fit(X, y).predict_network(X)
+    assert torch.equal(torch.get_rng_state(), before)
+
+
 def test_convolutional_networks_run_channels_last(digits):
     X, y, _, _ = digits
     clf = DAEkNNClassifier(**dict(FAST, module_params=None, max_epochs=1))
