@@ -138,19 +138,12 @@ class KNNAdaptiveAttack(_Attack):
     True
     """
 
-    _parameter_constraints: dict = {
-        "eps": [Interval(Real, 0, None, closed="left")],
-        "step_size": [None, Interval(Real, 0, None, closed="neither")],
-        "n_steps": [Interval(Integral, 0, None, closed="left")],
-        "n_restarts": [Interval(Integral, 1, None, closed="left")],
-        "n_guides": [Interval(Integral, 1, None, closed="left")],
-        "temperature": [Interval(Real, 0, None, closed="neither")],
-        "n_target_classes": [Interval(Integral, 1, None, closed="left")],
-        "clip": [None, tuple, list],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-    }
+    _parameter_constraints: dict = _Attack._constraints(
+        n_restarts=[Interval(Integral, 1, None, closed="left")],
+        n_guides=[Interval(Integral, 1, None, closed="left")],
+        temperature=[Interval(Real, 0, None, closed="neither")],
+        n_target_classes=[Interval(Integral, 1, None, closed="left")],
+    )
 
     def __init__(
         self,

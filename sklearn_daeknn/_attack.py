@@ -219,6 +219,20 @@ class _Attack:
 
     _parameter_constraints: dict = {}
 
+    @staticmethod
+    def _constraints(**own: list) -> dict:
+        """The settings every attack has, around the attack's ``own`` ones."""
+        return {
+            "eps": [Interval(Real, 0, None, closed="left")],
+            "step_size": [None, Interval(Real, 0, None, closed="neither")],
+            "n_steps": [Interval(Integral, 0, None, closed="left")],
+            **own,
+            "clip": [None, tuple, list],
+            "batch_size": [Interval(Integral, 1, None, closed="left")],
+            "random_state": ["random_state"],
+            "verbose": ["verbose"],
+        }
+
     def get_params(self) -> dict[str, Any]:
         """The attack's settings, as a dict (for reports)."""
         return {name: getattr(self, name) for name in self._parameter_constraints}
@@ -270,16 +284,7 @@ class PGD(_Attack):
     True
     """
 
-    _parameter_constraints: dict = {
-        "eps": [Interval(Real, 0, None, closed="left")],
-        "step_size": [None, Interval(Real, 0, None, closed="neither")],
-        "n_steps": [Interval(Integral, 0, None, closed="left")],
-        "random_start": ["boolean"],
-        "clip": [None, tuple, list],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-    }
+    _parameter_constraints: dict = _Attack._constraints(random_start=["boolean"])
 
     def __init__(
         self,

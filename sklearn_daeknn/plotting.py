@@ -54,6 +54,38 @@ def _colors(n: int) -> list[Any]:
     return [cycle[i % len(cycle)] for i in range(n)]
 
 
+def _metric_lines(
+    ax: Any,
+    x: np.ndarray,
+    scores: Mapping[str, Sequence[Any]],
+    metrics: list[str],
+    color: Any,
+    name: str,
+) -> None:
+    """One line per metric for one model: its colour, the metric's style."""
+    for metric in metrics:
+        ax.plot(
+            x,
+            100 * np.asarray(scores[metric], dtype=float),
+            color=color,
+            linestyle=_LINESTYLES[metric],
+            marker=_MARKERS[metric],
+            label=f"{name} {metric}",
+        )
+
+
+def _finish_lines(ax: Any, xlabel: str, title: str | None) -> Any:
+    """Labels, limits, grid, legend and title of an accuracy line plot."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(-2, 102)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
 def plot_layer_scores(
     scores: Mapping[str, Mapping[str, Sequence[Any]]],
     *,
@@ -96,24 +128,9 @@ def plot_layer_scores(
     for color, (name, model) in zip(_colors(len(scores)), scores.items(), strict=True):
         layers = list(model["layer"])
         x = np.arange(len(layers))
-        for metric in metrics:
-            ax.plot(
-                x,
-                100 * np.asarray(model[metric], dtype=float),
-                color=color,
-                linestyle=_LINESTYLES[metric],
-                marker=_MARKERS[metric],
-                label=f"{name} {metric}",
-            )
+        _metric_lines(ax, x, model, metrics, color, name)
         ax.set_xticks(x, layers)
-    ax.set_xlabel("layer (deeper to the right)")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_ylim(-2, 102)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
-    if title:
-        ax.set_title(title)
-    return ax
+    return _finish_lines(ax, "layer (deeper to the right)", title)
 
 
 def plot_hardening_sweep(
@@ -155,23 +172,8 @@ def plot_hardening_sweep(
     ax = _axes(ax, (6.0, 4.0))
     for color, (name, sweep) in zip(_colors(len(sweeps)), sweeps.items(), strict=True):
         x = np.asarray(sweep["hardening_strength"], dtype=float)
-        for metric in metrics:
-            ax.plot(
-                x,
-                100 * np.asarray(sweep[metric], dtype=float),
-                color=color,
-                linestyle=_LINESTYLES[metric],
-                marker=_MARKERS[metric],
-                label=f"{name} {metric}",
-            )
-    ax.set_xlabel("hardening strength eps_h")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_ylim(-2, 102)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
-    if title:
-        ax.set_title(title)
-    return ax
+        _metric_lines(ax, x, sweep, metrics, color, name)
+    return _finish_lines(ax, "hardening strength eps_h", title)
 
 
 def plot_scores_table(
