@@ -30,7 +30,7 @@ from ._attack import (
     _resolve_target,
     _start,
 )
-from ._features import _collect
+from ._features import layer_outputs
 from ._progress import progress
 from ._validation import check_box, check_clip
 
@@ -180,16 +180,17 @@ class KNNAdaptiveAttack(_Attack):
 
     @staticmethod
     def _features(estimator: Any, module, x: torch.Tensor) -> list[torch.Tensor]:
-        outs = _collect(module, estimator.layers_, x)
-        return [r(o.float()) for r, o in zip(estimator._reducers, outs, strict=True)]
+        outs = layer_outputs(module, estimator.layers_, x)
+        reducers = estimator.layer_reducers_
+        return [r(o.float()) for r, o in zip(reducers, outs, strict=True)]
 
     def _banks(self, estimator: Any, device) -> list[_Bank]:
-        sets = [estimator.benign_indexes_]
+        sets = [(estimator.benign_indexes_, estimator.benign_labels_)]
         if getattr(estimator, "hardening_indexes_", None) is not None:
-            sets.append(estimator.hardening_indexes_)
+            sets.append((estimator.hardening_indexes_, estimator.hardening_labels_))
         return [
-            _Bank(layer, index.data, estimator._y, device)
-            for indexes in sets
+            _Bank(layer, index.data, labels, device)
+            for indexes, labels in sets
             for layer, index in enumerate(indexes)
         ]
 

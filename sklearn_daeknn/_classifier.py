@@ -181,6 +181,21 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
     hardening_indexes_ : list of index objects or None
         One per layer over the hardening features; ``None`` without
         hardening data.
+    benign_rows_ : ndarray of int of shape (n_benign,)
+        For each point of the benign indexes, the row of the ``X`` passed to
+        ``fit`` it comes from (all rows but the calibration ones).
+    benign_labels_ : ndarray of int of shape (n_benign,)
+        The label of each benign point, as an index into ``classes_``.
+    hardening_rows_ : ndarray of int of shape (n_hardening,) or None
+        For each point of the hardening indexes, the row of ``X`` whose PGD
+        copy it is; ``None`` without hardening data.
+    hardening_labels_ : ndarray of int of shape (n_hardening,) or None
+        The label of each hardening point (that of its source row).
+    layer_reducers_ : list of LayerReducer
+        The width reduction of each kNN layer's output (pooling or a
+        random projection, see ``max_layer_features``), one per entry of
+        ``layers_``; each maps a torch tensor of layer outputs to the
+        features the indexes hold, differentiably.
     calibration_scores_ : ndarray of shape (n_calibration,) or None
         Nonconformity of each held-out calibration sample with its true label
         (see :func:`~sklearn_daeknn.nonconformity`); ``None`` when
@@ -353,7 +368,8 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         seeds = check_random_state(self.random_state).randint(
             np.iinfo(np.int32).max, size=4
         )
-        X, y_enc, X_cal, y_cal = self._hold_out_calibration(X, y_enc, int(seeds[3]))
+        rows, X_cal, y_cal = self._hold_out_calibration(X, y_enc, int(seeds[3]))
+        X, y_enc = X[rows], y_enc[rows]
         X_net = X.reshape(-1, *self.input_shape_)
 
         # Seeding and initialisation as one step: no other fit's thread
@@ -401,8 +417,11 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
                 )
             )
 
-        self._y = y_enc
-        self._reducers = None
+        self.benign_rows_ = rows
+        self.benign_labels_ = y_enc
+        self.hardening_rows_ = rows if len(sets) > 1 else None
+        self.hardening_labels_ = y_enc if len(sets) > 1 else None
+        self.layer_reducers_ = None
         indexes = []
         for data in sets:
             features = self._features(data)
@@ -426,11 +445,15 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
 
     def _hold_out_calibration(
         self, X: np.ndarray, y: np.ndarray, seed: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """Split off the conformal calibration set (stratified when possible)."""
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Split off the conformal calibration set (stratified when possible).
+
+        Returns the rows of ``X`` kept for training, and the calibration inputs
+        and labels (``None`` without calibration).
+        """
         size = self.calibration_size
         if not size:
-            return X, y, None, None
+            return np.arange(len(X)), None, None
         n = len(X)
         n_cal = int(size) if isinstance(size, Integral) else int(round(size * n))
         n_classes = len(self.classes_)
@@ -459,7 +482,7 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
                 f"calibration_size={size!r} left no training sample of class "
                 f"{self.classes_[missing[0]]!r}; use a smaller calibration_size."
             )
-        return X[train], y[train], X[cal], y[cal]
+        return train, X[cal], y[cal]
 
     def _check_device(self) -> torch.device:
         try:
@@ -581,11 +604,11 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         )
 
     def _features(self, X_net: np.ndarray) -> list[np.ndarray]:
-        features, self._reducers = extract_layer_features(
+        features, self.layer_reducers_ = extract_layer_features(
             self.net_.module_,
             X_net,
             self.layers_,
-            reducers=self._reducers,
+            reducers=self.layer_reducers_,
             max_features=self.max_layer_features,
             seed=0,
             batch_size=max(self.batch_size, 256),
@@ -618,7 +641,9 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         """
         return self._features(self._validate_X(X))
 
-    def _neighbors(self, indexes: list, features: list[np.ndarray]) -> list:
+    def _neighbors(
+        self, indexes: list, labels: np.ndarray, features: list[np.ndarray]
+    ) -> list:
         k = self.n_neighbors
         out = []
         for index, feats in zip(indexes, features, strict=True):
@@ -628,7 +653,7 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
                     "training samples."
                 )
             dist, ind = index.query(feats, k, device=self.net_.device)
-            out.append((dist, self._y[ind]))
+            out.append((dist, labels[ind]))
         return out
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -648,10 +673,12 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
 
     def _proba(self, X_net: np.ndarray) -> np.ndarray:
         features = self._features(X_net)
-        benign = self._neighbors(self.benign_indexes_, features)
+        benign = self._neighbors(self.benign_indexes_, self.benign_labels_, features)
         hardening = None
         if self.hardening_indexes_ is not None:
-            hardening = self._neighbors(self.hardening_indexes_, features)
+            hardening = self._neighbors(
+                self.hardening_indexes_, self.hardening_labels_, features
+            )
         return joint_vote(
             benign,
             hardening,

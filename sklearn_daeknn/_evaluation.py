@@ -284,7 +284,6 @@ def _layer_neighbors(estimator: Any, X: Any) -> list[tuple[Any, Any]]:
     """Per fitted layer: (benign (dist, labels), hardening (dist, labels) or None)."""
     features = estimator.layer_features(X)
     k = estimator.n_neighbors
-    y_train = estimator._y
     device = estimator.net_.device
     out = []
     for pos, feats in enumerate(features):
@@ -292,8 +291,8 @@ def _layer_neighbors(estimator: Any, X: Any) -> list[tuple[Any, Any]]:
         hardening = None
         if estimator.hardening_indexes_ is not None:
             d_a, i_a = estimator.hardening_indexes_[pos].query(feats, k, device=device)
-            hardening = (d_a, y_train[i_a])
-        out.append(((dist, y_train[ind]), hardening))
+            hardening = (d_a, estimator.hardening_labels_[i_a])
+        out.append(((dist, estimator.benign_labels_[ind]), hardening))
     return out
 
 

@@ -11,6 +11,7 @@ applied at fit and at predict.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,7 +22,7 @@ from torch.nn import functional as F
 
 from ._progress import progress
 
-__all__ = ["LayerReducer", "check_layers", "extract_layer_features"]
+__all__ = ["LayerReducer", "check_layers", "extract_layer_features", "layer_outputs"]
 
 
 def check_layers(module: nn.Module, layers: Sequence[str]) -> tuple[str, ...]:
@@ -100,12 +101,29 @@ class LayerReducer:
         return f"LayerReducer({self.shape} -> {self.n_features}{how})"
 
 
-def _collect(module: nn.Module, layers: Sequence[str], xb: torch.Tensor) -> list:
+def layer_outputs(
+    module: nn.Module, layers: Sequence[str], xb: torch.Tensor
+) -> list[torch.Tensor]:
+    """The outputs of the submodules ``layers`` when ``module`` runs on ``xb``.
+
+    Forward hooks are registered for this call only. A module is shared by
+    every thread that uses it, and so are its hooks: each hook records only
+    the forward passes of the thread that registered it, so concurrent calls
+    (a web service, joblib's threading backend) each get their own outputs.
+    Gradients flow through the returned tensors unless the caller disables
+    them.
+    """
     named = dict(module.named_modules())
     outputs: dict[str, torch.Tensor] = {}
+    caller = threading.get_ident()
+
+    def record(name: str, out: torch.Tensor) -> None:
+        if threading.get_ident() == caller:
+            outputs[name] = out
+
     handles = [
         named[name].register_forward_hook(
-            lambda _m, _i, out, name=name: outputs.__setitem__(name, out)
+            lambda _m, _i, out, name=name: record(name, out)
         )
         for name in layers
     ]
@@ -171,7 +189,7 @@ def extract_layer_features(
                 verbose=verbose,
             ):
                 xb = torch.as_tensor(X[start : start + batch_size]).to(device)
-                outs = _collect(module, layers, xb)
+                outs = layer_outputs(module, layers, xb)
                 if reducers is None:
                     reducers = [
                         LayerReducer(tuple(out.shape[1:]), max_features, seed + i)

@@ -65,7 +65,7 @@ def vote_view(model: Any, layers: Any) -> Any:
     view.benign_indexes_ = [model.benign_indexes_[p] for p in positions]
     if model.hardening_indexes_ is not None:
         view.hardening_indexes_ = [model.hardening_indexes_[p] for p in positions]
-    view._reducers = [model._reducers[p] for p in positions]
+    view.layer_reducers_ = [model.layer_reducers_[p] for p in positions]
     return view
 
 
