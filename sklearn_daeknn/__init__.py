@@ -15,24 +15,28 @@ from ._evaluation import (
     harmonic_mean,
     make_robustness_scorer,
     per_layer_scores,
+    refit_knn,
     robustness_report,
     vote_scores,
 )
+from ._features import LayerReducer
 from ._index import ExactIndex, NNDescentIndex, build_index
 from ._networks import MLP, MNISTCNN, VGG16, SmallCNN, default_knn_layers
 from ._training import AdversarialNetClassifier
 from ._version import __version__
-from ._vote import class_fractions, joint_vote, vote_weights
+from ._vote import WEIGHTINGS, class_fractions, joint_vote, vote_weights
 
 __all__ = [
     "MLP",
     "MNISTCNN",
     "PGD",
     "VGG16",
+    "WEIGHTINGS",
     "AdversarialNetClassifier",
     "DAEkNNClassifier",
     "ExactIndex",
     "KNNAdaptiveAttack",
+    "LayerReducer",
     "NNDescentIndex",
     "SmallCNN",
     "__version__",
@@ -51,6 +55,7 @@ __all__ = [
     "nonconformity",
     "per_layer_scores",
     "pgd_perturb",
+    "refit_knn",
     "robustness_report",
     "vote_scores",
     "vote_weights",

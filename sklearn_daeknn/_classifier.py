@@ -534,7 +534,7 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
             # (MNISTCNN) to 1.18x (SmallCNN) for PGD, docs/results/scale.md.
             module = module.to(memory_format=torch.channels_last)
         # Probe on the module's own device: an instance may live on a GPU
-        # (e.g. a fitted estimator's network_, reused by with_network).
+        # (e.g. a fitted estimator's network_, reused by refit_knn).
         param = next(module.parameters(), None)
         probe = torch.zeros(1, *shape, device=None if param is None else param.device)
         try:
@@ -640,6 +640,55 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
             width reduction of ``max_layer_features``.
         """
         return self._features(self._validate_X(X))
+
+    def select_layers(self, layers: str | list[str]) -> DAEkNNClassifier:
+        """A copy of this fitted estimator that votes over some of its layers.
+
+        Nothing is refitted or copied in depth: the copy shares the network,
+        the indexes and the width reductions, and its ``layers`` parameter
+        names the subset. Its ``predict`` equals
+        :func:`~sklearn_daeknn.vote_scores`' vote over ``layers``, and an
+        attack on it sees those layers alone.
+
+        Parameters
+        ----------
+        layers : str or list of str
+            A non-empty subset of ``layers_``, in any order.
+
+        Returns
+        -------
+        view : DAEkNNClassifier
+            A fitted estimator.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn.preprocessing import minmax_scale
+        >>> from sklearn_daeknn import DAEkNNClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> X = minmax_scale(X)
+        >>> clf = DAEkNNClassifier(max_epochs=2, random_state=0).fit(X, y)
+        >>> clf.select_layers("block2").layers_
+        ('block2',)
+        """
+        check_is_fitted(self)
+        names = [layers] if isinstance(layers, str) else list(layers)
+        fitted = list(self.layers_)
+        unknown = [name for name in names if name not in fitted]
+        if unknown or not names or len(set(names)) != len(names):
+            raise ValueError(
+                f"layers must be a non-empty subset of the fitted layers {fitted} "
+                f"without duplicates; got {layers!r}."
+            )
+        positions = [fitted.index(name) for name in names]
+        view = copy.copy(self)
+        view.layers = list(names)
+        view.layers_ = tuple(names)
+        view.benign_indexes_ = [self.benign_indexes_[p] for p in positions]
+        if self.hardening_indexes_ is not None:
+            view.hardening_indexes_ = [self.hardening_indexes_[p] for p in positions]
+        view.layer_reducers_ = [self.layer_reducers_[p] for p in positions]
+        return view
 
     def _neighbors(
         self, indexes: list, labels: np.ndarray, features: list[np.ndarray]

@@ -28,6 +28,7 @@ __all__ = [
     "harmonic_mean",
     "make_robustness_scorer",
     "per_layer_scores",
+    "refit_knn",
     "robustness_report",
     "vote_scores",
 ]
@@ -506,14 +507,44 @@ def compare_weightings(
     return out
 
 
-def with_network(estimator: Any, X: Any, y: Any, **params: Any) -> Any:
-    """Refit ``estimator``'s kNN part on its trained network, with new params.
+def refit_knn(estimator: Any, X: Any, y: Any, **params: Any) -> Any:
+    """Refit everything but the network of a fitted estimator, on ``X, y``.
 
-    The network is copied, not retrained (``max_epochs=0``); the hardening
-    data and indexes are rebuilt with ``params`` (e.g. another
-    ``hardening_strength``). ``adversarial_training`` is left as it was, so
-    the returned estimator's parameters still describe how its network was
-    trained.
+    The trained network of ``estimator`` is copied, not retrained
+    (``max_epochs=0``): the hardening data, the indexes (and the calibration
+    set) are rebuilt from ``X, y`` with the estimator's parameters updated by
+    ``params`` (for instance another ``hardening_strength`` or
+    ``n_neighbors``). ``adversarial_training`` is left as it was, so that the
+    returned estimator's parameters still say how its network was trained.
+    ``estimator`` itself is not modified.
+
+    Parameters
+    ----------
+    estimator : fitted DAEkNNClassifier
+        Provides the network and every parameter not in ``params``.
+    X : array-like of shape (n_samples, n_features)
+        Training inputs of the new kNN side.
+    y : array-like of shape (n_samples,)
+        Their labels.
+    **params
+        Parameters of the new estimator.
+
+    Returns
+    -------
+    refit : DAEkNNClassifier
+        A new fitted estimator on the same network.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.preprocessing import minmax_scale
+    >>> from sklearn_daeknn import DAEkNNClassifier, refit_knn
+    >>> X, y = load_iris(return_X_y=True)
+    >>> X = minmax_scale(X)
+    >>> clf = DAEkNNClassifier(clip=(0, 1), max_epochs=2, random_state=0).fit(X, y)
+    >>> dknn = refit_knn(clf, X, y, hardening_strength=0)
+    >>> dknn.hardening_indexes_ is None
+    True
     """
     _check_daeknn(estimator)
     new = clone(estimator).set_params(
@@ -591,7 +622,7 @@ def hardening_sweep(
     for strength in progress(
         strengths, total=len(strengths), desc="hardening sweep", verbose=verbose
     ):
-        refit = with_network(estimator, X_train, y_train, hardening_strength=strength)
+        refit = refit_knn(estimator, X_train, y_train, hardening_strength=strength)
         scores = vote_scores(refit, X, y, X_adv, layers=layers)
         for metric in METRICS:
             out[metric].append(scores[metric])

@@ -55,6 +55,25 @@ class LayerReducer:
         Largest width kept; ``None`` keeps the flattened output.
     seed : int
         Seeds the random projection when one is needed.
+
+    Attributes
+    ----------
+    n_features : int
+        Width of the reduced output.
+    pool_to : (int, int) or None
+        Grid that a convolutional map is average-pooled to, if any.
+    projection : torch.Tensor or None
+        The ``(width, max_features)`` random projection, if any.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_daeknn import LayerReducer
+    >>> reducer = LayerReducer((64, 14, 14), max_features=4096, seed=0)
+    >>> reducer
+    LayerReducer((64, 14, 14) -> 4096, pool to (8, 8))
+    >>> reducer(torch.zeros(2, 64, 14, 14)).shape
+    torch.Size([2, 4096])
     """
 
     def __init__(self, shape: tuple[int, ...], max_features: int | None, seed: int):

@@ -19,10 +19,10 @@ from sklearn_daeknn import (
     harmonic_mean,
     make_robustness_scorer,
     per_layer_scores,
+    refit_knn,
     robustness_report,
     vote_scores,
 )
-from sklearn_daeknn._evaluation import with_network
 
 from .conftest import FAST
 
@@ -219,7 +219,7 @@ def test_unfitted_estimator_is_rejected(mlp_data):
 
 def test_with_network_reuses_the_network(mlp_daeknn, mlp_data):
     X, y, X_test, _ = mlp_data
-    refit = with_network(mlp_daeknn, X, y, hardening_strength=0)
+    refit = refit_knn(mlp_daeknn, X, y, hardening_strength=0)
     assert refit.hardening_indexes_ is None
     assert refit.adversarial_training == mlp_daeknn.adversarial_training
     for p, q in zip(
@@ -242,7 +242,7 @@ def test_hardening_sweep(mlp_daeknn, mlp_data, mlp_adv):
     assert sweep["SA"][1] == pytest.approx(own["SA"])
     assert sweep["AA"][1] == pytest.approx(own["AA"])
     # Strength 0 is the plain DkNN vote on the same network.
-    dknn = with_network(mlp_daeknn, X, y, hardening_strength=0)
+    dknn = refit_knn(mlp_daeknn, X, y, hardening_strength=0)
     assert sweep["HM"][0] == pytest.approx(
         vote_scores(dknn, X_test, y_test, mlp_adv)["HM"]
     )

@@ -8,8 +8,7 @@ import torch
 from numpy.testing import assert_allclose
 from torch import nn
 
-from sklearn_daeknn import PGD, VGG16, DAEkNNClassifier, default_knn_layers
-from sklearn_daeknn._evaluation import with_network
+from sklearn_daeknn import PGD, VGG16, DAEkNNClassifier, default_knn_layers, refit_knn
 
 BLOCKS = ("block1", "block2", "block3", "block4", "block5")
 
@@ -156,7 +155,7 @@ def test_with_network_keeps_the_trained_batch_norm(fitted_vgg, images):
     # The benchmark's hardened models reuse the trained network (max_epochs=0):
     # its weights and batch norm statistics must come through unchanged.
     X, y = images
-    refit = with_network(fitted_vgg, X, y, hardening_strength=4 / 255)
+    refit = refit_knn(fitted_vgg, X, y, hardening_strength=4 / 255)
     old, new = fitted_vgg.net_.module_.state_dict(), refit.net_.module_.state_dict()
     assert old.keys() == new.keys()
     for key in old:
@@ -181,7 +180,7 @@ def test_cuda_fit_and_reuse_of_the_network(images):
         random_state=0,
     ).fit(X, y)
     assert next(clf.net_.module_.parameters()).is_cuda
-    refit = with_network(clf, X, y, hardening_strength=4 / 255)
+    refit = refit_knn(clf, X, y, hardening_strength=4 / 255)
     assert refit.predict_proba(X).shape == (20, 2)
     X_adv = PGD(eps=8 / 255, n_steps=2, random_state=0).generate(refit, X, y)
     assert np.abs(X_adv - X).max() <= 8 / 255 + 1e-6

@@ -49,23 +49,9 @@ ALPHAS = (0.05, 0.1, 0.2)
 
 
 def vote_view(model: Any, layers: Any) -> Any:
-    """A shallow copy of a fitted DAEkNNClassifier that votes over ``layers``.
-
-    The network, indexes and reducers are shared, not copied; the copy's
-    ``predict`` equals :func:`~sklearn_daeknn.vote_scores`' vote over
-    ``layers`` and attacks on it see exactly those layers. Its progress
-    bars are off (its many small predictions would each draw one).
-    """
-    view = copy.copy(model)
+    """A view of a fitted DAEkNNClassifier voting over ``layers``, bars off."""
+    view = copy.copy(model) if layers is None else model.select_layers(layers)
     view.verbose = 0
-    if layers is None:
-        return view
-    positions = [list(model.layers_).index(name) for name in layers]
-    view.layers_ = tuple(model.layers_[p] for p in positions)
-    view.benign_indexes_ = [model.benign_indexes_[p] for p in positions]
-    if model.hardening_indexes_ is not None:
-        view.hardening_indexes_ = [model.hardening_indexes_[p] for p in positions]
-    view.layer_reducers_ = [model.layer_reducers_[p] for p in positions]
     return view
 
 

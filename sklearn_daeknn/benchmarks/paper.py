@@ -42,8 +42,8 @@ from .._evaluation import (
     compare_weightings,
     harmonic_mean,
     per_layer_scores,
+    refit_knn,
     vote_scores,
-    with_network,
 )
 from .._vote import WEIGHTINGS
 from .adaptive import (
@@ -353,7 +353,7 @@ def _fit_models(
         return fit(
             label,
             base,
-            lambda: with_network(models[base], X, y, hardening_strength=strength),
+            lambda: refit_knn(models[base], X, y, hardening_strength=strength),
             hardening_strength=strength,
         )
 
