@@ -96,12 +96,13 @@ def test_split_is_stratified_and_seeded():
     y = np.repeat([0, 1, 2, 3], 25)
     clf = DAEkNNClassifier(calibration_size=0.2)
     clf.classes_ = np.arange(4)
-    _, y_train, X_cal, y_cal = clf._hold_out_calibration(X, y, seed=1)
+    rows, X_cal, y_cal = clf._hold_out_calibration(X, y, seed=1)
     np.testing.assert_array_equal(np.bincount(y_cal), [5, 5, 5, 5])
-    assert len(y_train) == 80
-    again = clf._hold_out_calibration(X, y, seed=1)[2]
+    assert len(rows) == 80
+    assert not np.isin(X_cal, X[rows]).all(axis=1).any()  # disjoint
+    again = clf._hold_out_calibration(X, y, seed=1)[1]
     np.testing.assert_array_equal(X_cal, again)
-    assert not np.array_equal(X_cal, clf._hold_out_calibration(X, y, seed=2)[2])
+    assert not np.array_equal(X_cal, clf._hold_out_calibration(X, y, seed=2)[1])
 
 
 def test_pvalues_and_coverage_on_clean_held_out_data(calibrated, digits):
