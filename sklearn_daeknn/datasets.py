@@ -18,9 +18,11 @@ flattened images scaled to ``[0, 1]`` and ``y`` an ``int64`` array of labels.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import pickle
 import struct
+import sys
 import zlib
 from pathlib import Path
 from typing import Any
@@ -63,6 +65,17 @@ _IDX_DTYPES: dict[int, np.dtype] = {
     0x0E: np.dtype(">f8"),
 }
 
+# Default largest IDX payload that :func:`load_idx` accepts (4 GiB; the
+# largest MNIST look-alikes hold well under 1 GiB).
+_IDX_MAX_BYTES = 4 * 2**30
+
+# zlib's documented ceiling for DEFLATE: at most 1032 output bytes per input
+# byte, so a gzip file can never hold more than 1032 times its own size.
+_DEFLATE_MAX_RATIO = 1032
+# Decompressed bytes read per call: bounds the temporary copy gzip makes.
+_READ_CHUNK = 2**20
+_GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
+
 _MNIST_PREFIXES = {"train": "train", "test": "t10k"}
 _CIFAR10_FILES = {
     "train": tuple(f"data_batch_{i}" for i in range(1, 6)),
@@ -71,7 +84,169 @@ _CIFAR10_FILES = {
 _CIFAR10_FEATURES = 3 * 32 * 32
 
 
-def load_idx(path: str | os.PathLike[str]) -> np.ndarray:
+def _check_idx_path(path: str | os.PathLike[str]) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"IDX file not found: {str(path)!r}")
+    if path.is_dir():
+        raise IsADirectoryError(f"{str(path)!r} is a directory, not an IDX file")
+    if not path.is_file():
+        raise ValueError(f"{str(path)!r} is not a regular file, so not an IDX file")
+    return path
+
+
+def _check_max_bytes(max_bytes: Any) -> int:
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, np.integer)):
+        raise TypeError(f"max_bytes must be a positive int, got {max_bytes!r}")
+    if max_bytes < 1:
+        raise ValueError(f"max_bytes must be a positive int, got {max_bytes!r}")
+    return int(max_bytes)
+
+
+class _IdxFile:
+    """An open IDX file whose header is read and checked before any payload.
+
+    Opening reads only the magic number and the dimensions, so that a file
+    declaring an impossible or oversized payload is rejected before anything
+    large is read, decompressed or allocated. :meth:`read` then reads exactly
+    the declared payload and checks that nothing follows it.
+    """
+
+    def __init__(self, path: Path, max_bytes: int) -> None:
+        self.path = path
+        self._raw = path.open("rb")
+        self._stream: Any = None
+        try:
+            self._file_size = os.fstat(self._raw.fileno()).st_size
+            self.compressed = self._raw.read(2) == _GZIP_MAGIC
+            self._raw.seek(0)
+            self._stream = (
+                gzip.GzipFile(fileobj=self._raw, mode="rb")
+                if self.compressed
+                else self._raw
+            )
+            self._read_header(max_bytes)
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> _IdxFile:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._stream is not None and self._stream is not self._raw:
+            self._stream.close()
+        self._raw.close()
+
+    @property
+    def _name(self) -> str:
+        return repr(str(self.path))
+
+    def _decompression_error(self, exc: Exception) -> ValueError:
+        return ValueError(
+            f"{self._name} starts like a gzip file but cannot be decompressed: {exc}"
+        )
+
+    def _read(self, size: int) -> bytes:
+        try:
+            return self._stream.read(size)
+        except _GZIP_ERRORS as exc:
+            raise self._decompression_error(exc) from exc
+
+    def _read_header(self, max_bytes: int) -> None:
+        magic = self._read(4)
+        if len(magic) < 4:
+            raise ValueError(
+                f"{self._name} is not an IDX file: {len(magic)} bytes, too short "
+                "for the 4-byte magic number"
+            )
+        zero0, zero1, code, ndim = magic
+        if zero0 != 0 or zero1 != 0:
+            raise ValueError(
+                f"{self._name} is not an IDX file: bad magic number "
+                f"0x{magic.hex()} (must start with two zero bytes)"
+            )
+        if code not in _IDX_DTYPES:
+            known = ", ".join(f"0x{c:02X}" for c in _IDX_DTYPES)
+            raise ValueError(
+                f"{self._name}: unknown IDX dtype code 0x{code:02X} (known: {known})"
+            )
+        self.header_size = 4 + 4 * ndim
+        dims = self._read(4 * ndim)
+        if len(dims) < 4 * ndim:
+            raise ValueError(
+                f"{self._name}: truncated IDX header; {ndim} dimensions need "
+                f"{self.header_size} bytes, the file has {4 + len(dims)}"
+            )
+        self.shape: tuple[int, ...] = struct.unpack(f">{ndim}I", dims)
+        self.dtype: np.dtype = _IDX_DTYPES[code]
+        # Python integers: an int64 product of the dimensions can wrap around.
+        self.nbytes = math.prod(self.shape) * self.dtype.itemsize
+        described = f"dimensions {self.shape} of {self.dtype.name} need"
+        if self.nbytes > max_bytes:
+            raise ValueError(
+                f"{self._name}: IDX {described} {self.nbytes} bytes, more than "
+                f"the limit of {max_bytes} bytes (max_bytes)"
+            )
+        if self.compressed:
+            most = _DEFLATE_MAX_RATIO * self._file_size
+            if self.header_size + self.nbytes > most:
+                raise ValueError(
+                    f"{self._name}: truncated file; IDX {described} "
+                    f"{self.nbytes} bytes but a gzip file of {self._file_size} "
+                    f"bytes decompresses to at most {most} bytes"
+                )
+        else:
+            actual = self._file_size - self.header_size
+            if actual != self.nbytes:
+                problem = "truncated file" if actual < self.nbytes else "trailing bytes"
+                raise ValueError(
+                    f"{self._name}: {problem}; IDX payload is {actual} bytes "
+                    f"but {described} {self.nbytes} bytes"
+                )
+
+    def read(self) -> np.ndarray:
+        """Read the payload into a new native-byte-order array."""
+        try:
+            out = np.empty(self.shape, dtype=self.dtype.newbyteorder("="))
+        except ValueError as exc:
+            raise ValueError(
+                f"{self._name}: IDX dimensions {self.shape} do not make a "
+                f"numpy array: {exc}"
+            ) from exc
+        buffer = memoryview(out.reshape(-1).view(np.uint8))
+        filled = 0
+        while filled < self.nbytes:
+            end = min(filled + _READ_CHUNK, self.nbytes)
+            try:
+                got = self._stream.readinto(buffer[filled:end])
+            except _GZIP_ERRORS as exc:
+                raise self._decompression_error(exc) from exc
+            if not got:
+                raise ValueError(
+                    f"{self._name}: truncated file; IDX payload is {filled} "
+                    f"bytes but dimensions {self.shape} of {self.dtype.name} "
+                    f"need {self.nbytes} bytes"
+                )
+            filled += got
+        # Reading one more byte also makes gzip verify the stream's checksum.
+        if self.compressed and self._read(1):
+            raise ValueError(
+                f"{self._name}: trailing bytes after the IDX payload of "
+                f"{self.nbytes} bytes (dimensions {self.shape} of "
+                f"{self.dtype.name})"
+            )
+        if self.dtype.itemsize > 1 and sys.byteorder == "little":
+            out.byteswap(inplace=True)
+        return out
+
+
+def load_idx(
+    path: str | os.PathLike[str], *, max_bytes: int = _IDX_MAX_BYTES
+) -> np.ndarray:
     """Read one file in the IDX format used by MNIST and Fashion-MNIST.
 
     The file may be gzip-compressed or raw; compression is detected from the
@@ -83,10 +258,19 @@ def load_idx(path: str | os.PathLike[str]) -> np.ndarray:
     come the dimensions as big-endian unsigned 32-bit integers, then the
     values in C order, big-endian.
 
+    The header is read and checked first: a file whose dimensions declare
+    more than `max_bytes` bytes, or more than the file can hold (a gzip file
+    decompresses to at most 1032 times its size), is rejected before its
+    payload is read or decompressed. Then exactly the declared payload is
+    read, and anything after it is an error.
+
     Parameters
     ----------
     path : str or os.PathLike
         Path of the IDX file.
+    max_bytes : int, default=4 * 2**30
+        Largest payload (after decompression) to accept, in bytes: a bound
+        on the memory the file may make this function allocate.
 
     Returns
     -------
@@ -98,10 +282,16 @@ def load_idx(path: str | os.PathLike[str]) -> np.ndarray:
     ------
     FileNotFoundError
         If `path` does not exist.
+    IsADirectoryError
+        If `path` is a directory.
     ValueError
-        If the file is not valid IDX: a corrupt gzip stream, a bad magic
-        number, an unknown dtype code, a truncated header, or a payload whose
-        size does not match the dimensions. The message names the file.
+        If the file is not valid IDX: not a regular file, a corrupt gzip
+        stream, a bad magic number, an unknown dtype code, a truncated header,
+        dimensions declaring more than `max_bytes` bytes, or a payload shorter
+        or longer than the dimensions declare. The message names the file.
+        Also if `max_bytes` is not positive.
+    TypeError
+        If `max_bytes` is not an int.
 
     Examples
     --------
@@ -117,52 +307,9 @@ def load_idx(path: str | os.PathLike[str]) -> np.ndarray:
     array([[0, 1, 2],
            [3, 4, 5]], dtype=uint8)
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"IDX file not found: {str(path)!r}")
-    raw = path.read_bytes()
-    if raw[:2] == _GZIP_MAGIC:
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise ValueError(
-                f"{str(path)!r} starts like a gzip file but cannot be "
-                f"decompressed: {exc}"
-            ) from exc
-
-    if len(raw) < 4:
-        raise ValueError(
-            f"{str(path)!r} is not an IDX file: {len(raw)} bytes, too short "
-            "for the 4-byte magic number"
-        )
-    zero0, zero1, code, ndim = raw[:4]
-    if zero0 != 0 or zero1 != 0:
-        raise ValueError(
-            f"{str(path)!r} is not an IDX file: bad magic number "
-            f"0x{raw[:4].hex()} (must start with two zero bytes)"
-        )
-    if code not in _IDX_DTYPES:
-        known = ", ".join(f"0x{c:02X}" for c in _IDX_DTYPES)
-        raise ValueError(
-            f"{str(path)!r}: unknown IDX dtype code 0x{code:02X} (known: {known})"
-        )
-    header_size = 4 + 4 * ndim
-    if len(raw) < header_size:
-        raise ValueError(
-            f"{str(path)!r}: truncated IDX header; {ndim} dimensions need "
-            f"{header_size} bytes, the file has {len(raw)}"
-        )
-    shape = struct.unpack(f">{ndim}I", raw[4:header_size])
-    dtype = _IDX_DTYPES[code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    actual = len(raw) - header_size
-    if actual != expected:
-        raise ValueError(
-            f"{str(path)!r}: IDX payload is {actual} bytes but dimensions "
-            f"{tuple(shape)} of {dtype.name} need {expected} bytes"
-        )
-    data = np.frombuffer(raw, dtype=dtype, offset=header_size).reshape(shape)
-    return data.astype(dtype.newbyteorder("="), copy=True)
+    max_bytes = _check_max_bytes(max_bytes)
+    with _IdxFile(_check_idx_path(path), max_bytes) as idx:
+        return idx.read()
 
 
 def _check_count(value: Any, name: str) -> int | None:
@@ -294,8 +441,9 @@ def load_mnist(
         If `folder` does not exist or lacks the files of `subset`; the
         message lists the file names expected.
     ValueError
-        If `subset` is invalid, the files are not valid IDX, the images are
-        not uint8 or the labels not 1-D, the image and label counts differ,
+        If `subset` is invalid, the files are not valid IDX (see
+        :func:`load_idx`; each may hold at most 4 GiB), the images are not
+        uint8, the labels not 1-D or negative, the image and label counts differ,
         both `n_samples` and `n_per_class` are given, or either exceeds what
         the data hold (`n_per_class` larger than the smallest class).
     TypeError
@@ -340,24 +488,37 @@ def load_mnist(
         )
     images_path, labels_path = paths
     assert images_path is not None and labels_path is not None
-    images = load_idx(images_path)
-    labels = load_idx(labels_path)
-    if images.dtype != np.uint8 or images.ndim < 2:
-        raise ValueError(
-            f"{str(images_path)!r}: expected uint8 images of at least 2 "
-            f"dimensions, got {images.dtype.name} of shape {images.shape}"
-        )
-    if labels.ndim != 1 or labels.dtype.kind not in "iu":
-        raise ValueError(
-            f"{str(labels_path)!r}: expected 1-D integer labels, got "
-            f"{labels.dtype.name} of shape {labels.shape}"
-        )
-    if len(images) != len(labels):
-        raise ValueError(
-            f"image/label count mismatch in {str(folder)!r}: "
-            f"{images_path.name} holds {len(images)} images but "
-            f"{labels_path.name} holds {len(labels)} labels"
-        )
+    # Both headers are checked before either payload is read, so that a
+    # mismatch is reported without reading the (large) image file.
+    with (
+        _IdxFile(images_path, _IDX_MAX_BYTES) as images_file,
+        _IdxFile(labels_path, _IDX_MAX_BYTES) as labels_file,
+    ):
+        if images_file.dtype != np.uint8 or len(images_file.shape) < 2:
+            raise ValueError(
+                f"{str(images_path)!r}: expected uint8 images of at least 2 "
+                f"dimensions, got {images_file.dtype.name} of shape "
+                f"{images_file.shape}"
+            )
+        if len(labels_file.shape) != 1 or labels_file.dtype.kind not in "iu":
+            raise ValueError(
+                f"{str(labels_path)!r}: expected 1-D integer labels, got "
+                f"{labels_file.dtype.name} of shape {labels_file.shape}"
+            )
+        n_images, n_labels = images_file.shape[0], labels_file.shape[0]
+        if n_images != n_labels:
+            raise ValueError(
+                f"image/label count mismatch in {str(folder)!r}: "
+                f"{images_path.name} holds {n_images} images but "
+                f"{labels_path.name} holds {n_labels} labels"
+            )
+        labels = labels_file.read()
+        if len(labels) and labels.min() < 0:
+            raise ValueError(
+                f"{str(labels_path)!r}: labels must be non-negative class "
+                f"indices, found {labels.min()}"
+            )
+        images = images_file.read()
     y = labels.astype(np.int64)
     keep = _select_subset(
         y, n_samples=n_samples, n_per_class=n_per_class, random_state=random_state

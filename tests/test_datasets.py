@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import pickle
 import struct
 from pathlib import Path
@@ -117,6 +118,41 @@ def test_load_idx_invalid_inside_gzip(tmp_path):
     path.write_bytes(gzip.compress(struct.pack(">4BI", 0, 0, 8, 1, 5) + b"\x00"))
     with pytest.raises(ValueError, match="broken.gz"):
         load_idx(path)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_load_idx_result_owns_writable_native_memory(tmp_path, compress):
+    arr = np.arange(12, dtype=">i4").reshape(3, 4)
+    out = load_idx(write_idx(tmp_path / "x-idx", arr, compress=compress))
+    assert out.flags.owndata and out.flags.writeable and out.flags.c_contiguous
+    assert out.dtype == np.int32 and out.dtype.isnative
+    assert_array_equal(out, arr)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_load_idx_max_bytes_is_inclusive(tmp_path, compress):
+    path = write_idx(tmp_path / "x-idx", np.zeros((3, 4), np.int16), compress=compress)
+    assert load_idx(path, max_bytes=24).shape == (3, 4)
+    with pytest.raises(ValueError, match=r"need 24 bytes, more than the limit of 23"):
+        load_idx(path, max_bytes=23)
+
+
+@pytest.mark.parametrize(
+    ("max_bytes", "error"),
+    [(0, ValueError), (-1, ValueError), (2.0, TypeError), (True, TypeError)],
+)
+def test_load_idx_invalid_max_bytes(tmp_path, max_bytes, error):
+    path = write_idx(tmp_path / "x-idx", np.zeros(3, np.uint8))
+    with pytest.raises(error, match="max_bytes must be a positive int"):
+        load_idx(path, max_bytes=max_bytes)
+
+
+def test_load_idx_reads_concatenated_gzip_members(tmp_path):
+    # gzip allows several members; `gzip -c a b > c` makes such files.
+    raw = idx_bytes(np.arange(10, dtype=np.uint8))
+    path = tmp_path / "multi.gz"
+    path.write_bytes(gzip.compress(raw[:7]) + gzip.compress(raw[7:]))
+    assert_array_equal(load_idx(path), np.arange(10))
 
 
 @settings(max_examples=60, deadline=None)
@@ -308,6 +344,9 @@ def test_load_mnist_real_test_set():
     X_first, y_first = load_mnist(REAL_MNIST, subset="test", n_samples=1000)
     assert_array_equal(X_first, X[:1000])
     assert_array_equal(y_first, y[:1000])
+    # Checksums of what the loader returned before it streamed the files.
+    assert hashlib.sha256(X.tobytes()).hexdigest()[:16] == "bc9f8f501f39b3ca"
+    assert hashlib.sha256(y.tobytes()).hexdigest()[:16] == "2fd8de6bdb8d1178"
 
 
 # ----------------------------------------------------------------- load_cifar10
