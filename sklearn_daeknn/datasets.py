@@ -18,9 +18,12 @@ flattened images scaled to ``[0, 1]`` and ``y`` an ``int64`` array of labels.
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import os
 import pickle
+import pickletools
+import reprlib
 import struct
 import sys
 import zlib
@@ -82,6 +85,8 @@ _CIFAR10_FILES = {
     "test": ("test_batch",),
 }
 _CIFAR10_FEATURES = 3 * 32 * 32
+# An official batch file takes 31 MB; refuse to read anything much larger.
+_CIFAR10_MAX_FILE_BYTES = 2**30
 
 
 def _check_idx_path(path: str | os.PathLike[str]) -> Path:
@@ -537,33 +542,293 @@ def _cifar_folder(folder: str | os.PathLike[str]) -> Path:
     return nested if nested.is_dir() else folder
 
 
-def _load_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    with path.open("rb") as fh:
-        try:
-            batch = pickle.load(fh, encoding="bytes")
-        except Exception as exc:
+def _short(value: Any) -> str:
+    """A repr bounded in length and depth, for values read from a file."""
+    return reprlib.repr(value)
+
+
+# Keys of an official CIFAR-10 batch dict.
+_CIFAR10_KEYS = frozenset({b"batch_label", b"data", b"filenames", b"labels"})
+
+
+class _NdarrayClass:
+    """Stands in for ``numpy.ndarray`` in a batch pickle.
+
+    Numpy pickles an array as ``_reconstruct(ndarray, ...)``; the class is
+    only ever an argument there, so the stand-in is not callable: a pickle
+    calling ``ndarray(...)`` directly is refused.
+    """
+
+    def __repr__(self) -> str:
+        return "numpy.ndarray"
+
+
+_NDARRAY = _NdarrayClass()
+
+
+class _PickledDtype:
+    """A numeric numpy dtype rebuilt from a pickle without numpy's setstate.
+
+    ``numpy.dtype(spec, align, copy)`` followed by ``__setstate__(state)``
+    is how numpy pickles a dtype. Only a plain numeric spec (``"u1"``,
+    ``"f8"``, ...) and a state holding a byte order and no fields, names,
+    sub-array or metadata are accepted.
+    """
+
+    def __init__(self, spec: Any) -> None:
+        if isinstance(spec, bytes):
+            spec = spec.decode("ascii", errors="replace")
+        dtype = np.dtype(spec) if isinstance(spec, str) and spec.isalnum() else None
+        if dtype is None or dtype.kind not in "biuf":
             raise ValueError(
-                f"{str(path)!r} is not a readable CIFAR-10 batch: {exc}"
-            ) from exc
+                f"expected a numeric dtype such as 'u1', got {_short(spec)}"
+            )
+        self.dtype = dtype
+
+    def __setstate__(self, state: Any) -> None:
+        if not isinstance(state, tuple) or not 6 <= len(state) <= 9:
+            raise ValueError(
+                f"expected a dtype state tuple, got {type(state).__name__}"
+            )
+        order = state[1]
+        if isinstance(order, bytes):
+            order = order.decode("ascii", errors="replace")
+        if order not in ("|", "<", ">", "=") or not all(
+            item is None or (isinstance(item, int) and not isinstance(item, bool))
+            for item in state[2:]
+        ):
+            raise ValueError(
+                "expected a plain dtype state (a byte order, no fields, names, "
+                f"sub-array or metadata), got {_short(state)}"
+            )
+        if order in "<>":
+            self.dtype = self.dtype.newbyteorder(order)
+
+
+def _array_from_bytes(raw: Any, dtype: Any, shape: Any, fortran: bool) -> np.ndarray:
+    if not isinstance(dtype, _PickledDtype):
+        raise ValueError(f"expected an array dtype, got {type(dtype).__name__}")
+    if not isinstance(raw, (bytes, bytearray)):
+        raise ValueError(f"expected array data as bytes, got {type(raw).__name__}")
+    if not isinstance(shape, tuple) or not all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape
+    ):
+        raise ValueError(
+            f"expected an array shape of non-negative ints, got {_short(shape)}"
+        )
+    need = math.prod(shape) * dtype.dtype.itemsize
+    if len(raw) != need:
+        raise ValueError(
+            f"expected array data of {need} bytes for shape {shape}, got "
+            f"{len(raw)} bytes"
+        )
+    flat = np.frombuffer(raw, dtype=dtype.dtype)
+    return flat.reshape(shape, order="F" if fortran else "C")
+
+
+class _PickledArray:
+    """A numpy array rebuilt from a pickle without numpy's setstate.
+
+    Numpy pickles an array (protocols 0-4) as ``_reconstruct(ndarray, (0,),
+    b"b")`` followed by ``__setstate__((version, shape, dtype, is_fortran,
+    data))``; :attr:`array` holds the result once the state is set.
+    """
+
+    def __init__(self, cls: Any) -> None:
+        if cls is not _NDARRAY:
+            raise ValueError(
+                f"expected numpy.ndarray as the array class, got {_short(cls)}"
+            )
+        self.array: np.ndarray | None = None
+
+    def __setstate__(self, state: Any) -> None:
+        if isinstance(state, tuple) and len(state) == 5:
+            state = state[1:]  # (version, shape, dtype, is_fortran, data)
+        if not isinstance(state, tuple) or len(state) != 4:
+            raise ValueError(
+                f"expected an array state tuple, got {type(state).__name__}"
+            )
+        shape, dtype, fortran, raw = state
+        self.array = _array_from_bytes(raw, dtype, shape, bool(fortran))
+
+
+def _frombuffer(buf: Any, dtype: Any, shape: Any, order: Any) -> np.ndarray:
+    """How numpy pickles an array with protocol 5 (Python 3.14's default)."""
+    if order not in ("C", "F"):
+        raise ValueError(f"expected array order 'C' or 'F', got {_short(order)}")
+    return _array_from_bytes(buf, dtype, shape, order == "F")
+
+
+# Factories, not classes: the NEWOBJ opcode (``cls.__new__(cls)``, skipping
+# the checks of ``__init__``) then refuses them.
+def _reconstruct(cls: Any, *args: Any) -> _PickledArray:
+    return _PickledArray(cls)
+
+
+def _dtype(spec: Any, align: Any = False, copy: Any = True) -> _PickledDtype:
+    return _PickledDtype(spec)
+
+
+def _latin1_bytes(text: Any, encoding: Any) -> bytes:
+    """How Python 3 pickles non-empty bytes with protocols 0-2."""
+    if not isinstance(text, str) or encoding != "latin1":
+        raise ValueError(
+            f"expected codecs.encode(str, 'latin1'), got encoding {_short(encoding)}"
+        )
+    return text.encode("latin1")
+
+
+def _empty_bytes(*args: Any) -> bytes:
+    """How Python 3 pickles ``b""`` with protocols 0-2."""
+    if args:
+        raise ValueError("expected bytes() without arguments")
+    return b""
+
+
+# The only globals a CIFAR-10 batch pickle may name: numpy's array and dtype
+# reconstruction, under the module names of numpy 1.x (numpy.core) and 2.x
+# (numpy._core), and how Python 3 writes bytes with pickle protocol 2.
+_CIFAR10_GLOBALS: dict[tuple[str, str], Any] = {
+    ("_codecs", "encode"): _latin1_bytes,
+    ("__builtin__", "bytes"): _empty_bytes,
+    ("builtins", "bytes"): _empty_bytes,
+    ("numpy", "ndarray"): _NDARRAY,
+    ("numpy", "dtype"): _dtype,
+    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy.core.numeric", "_frombuffer"): _frombuffer,
+    ("numpy._core.numeric", "_frombuffer"): _frombuffer,
+}
+
+
+class _RefusedPickle(ValueError):
+    """A batch pickle asked for something a CIFAR-10 batch never holds."""
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """Unpickles dicts, lists, bytes, str, numbers and numeric numpy arrays.
+
+    Every other class or function a pickle names is refused, so a crafted
+    file cannot make unpickling call ``os.system`` or anything else.
+    """
+
+    def __init__(self, file: Any, path: Path) -> None:
+        super().__init__(file, encoding="bytes")
+        self._path = path
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return _CIFAR10_GLOBALS[(module, name)]
+        except KeyError:
+            raise _RefusedPickle(
+                f"{str(self._path)!r} is not a CIFAR-10 batch: its pickle names "
+                f"the global {module}.{name}, which a CIFAR-10 batch never holds "
+                "(only dicts, lists, bytes, strings, ints and numpy arrays are "
+                "unpickled; this file may be crafted to run code)"
+            ) from None
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise _RefusedPickle(
+            f"{str(self._path)!r} is not a CIFAR-10 batch: its pickle holds a "
+            "persistent id, which a CIFAR-10 batch never holds"
+        )
+
+
+def _unpickle_cifar_batch(path: Path) -> Any:
+    size = path.stat().st_size
+    if size > _CIFAR10_MAX_FILE_BYTES:
+        raise ValueError(
+            f"{str(path)!r} is not a CIFAR-10 batch: {size} bytes, more than "
+            f"the {_CIFAR10_MAX_FILE_BYTES} bytes any batch file takes"
+        )
+    raw = path.read_bytes()
+    try:
+        # A first pass over the opcodes checks every declared length against
+        # the bytes really there: unpickling allocates a declared length
+        # before reading it, so a tiny file could otherwise claim gigabytes.
+        for _ in pickletools.genops(io.BytesIO(raw)):
+            pass
+        return _CifarUnpickler(io.BytesIO(raw), path).load()
+    except _RefusedPickle:
+        raise
+    except Exception as exc:
+        raise ValueError(
+            f"{str(path)!r} is not a readable CIFAR-10 batch: {exc}"
+        ) from exc
+
+
+def _batch_array(value: Any) -> Any:
+    """The array a pickled array stands for; anything else unchanged."""
+    if isinstance(value, _PickledArray):
+        return value.array
+    return value
+
+
+def _cifar_labels(path: Path, labels: Any, n: int) -> np.ndarray:
+    n_classes = len(CIFAR10_CLASSES)
+    if isinstance(labels, list):
+        bad = [v for v in labels if type(v) is not int]
+        if bad:
+            raise ValueError(
+                f"{str(path)!r}: labels must be integers; b'labels' holds "
+                f"{_short(bad[0])} of type {type(bad[0]).__name__}"
+            )
+        out_of_range = [v for v in labels if not 0 <= v < n_classes]
+    elif isinstance(labels, np.ndarray) and labels.ndim == 1:
+        if len(labels) and labels.dtype.kind not in "iu":
+            raise ValueError(
+                f"{str(path)!r}: labels must be integers; b'labels' is an "
+                f"array of {labels.dtype.name}"
+            )
+        out_of_range = labels[(labels < 0) | (labels >= n_classes)].tolist()
+    else:
+        raise ValueError(
+            f"{str(path)!r}: b'labels' must be a list of ints, got "
+            f"{type(_batch_array(labels)).__name__}"
+        )
+    if len(labels) != n:
+        raise ValueError(f"{str(path)!r}: {n} images but {len(labels)} labels")
+    if out_of_range:
+        raise ValueError(
+            f"{str(path)!r}: labels must be in 0-{n_classes - 1} (the CIFAR-10 "
+            f"classes), found {out_of_range[0]}"
+        )
+    return np.array(labels, dtype=np.int64)
+
+
+def _key_list(keys: Any) -> str:
+    return ", ".join(sorted(_short(key) for key in keys))
+
+
+def _load_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    batch = _unpickle_cifar_batch(path)
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        if isinstance(batch, dict):
+            got = f"a dict with keys {_key_list(batch)}"
+        else:
+            got = type(_batch_array(batch)).__name__
         raise ValueError(
             f"{str(path)!r} is not a CIFAR-10 batch: expected a dict with "
-            "keys b'data' and b'labels'"
+            f"keys b'data' and b'labels', got {got}"
         )
-    data = np.asarray(batch[b"data"])
-    labels = np.asarray(batch[b"labels"])
+    unknown = [key for key in batch if key not in _CIFAR10_KEYS]
+    if unknown:
+        raise ValueError(
+            f"{str(path)!r} is not a CIFAR-10 batch: unknown keys "
+            f"{_key_list(unknown)} (a batch holds {_key_list(_CIFAR10_KEYS)})"
+        )
+    data = _batch_array(batch[b"data"])
+    if not isinstance(data, np.ndarray):
+        raise ValueError(
+            f"{str(path)!r}: b'data' must be a numpy array, got {type(data).__name__}"
+        )
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != _CIFAR10_FEATURES:
         raise ValueError(
             f"{str(path)!r}: expected uint8 data of shape (n, "
             f"{_CIFAR10_FEATURES}), got {data.dtype.name} of shape {data.shape}"
         )
-    if labels.ndim != 1 or len(labels) != len(data):
-        raise ValueError(
-            f"{str(path)!r}: {len(data)} images but labels of shape {labels.shape}"
-        )
-    if len(labels) and labels.dtype.kind not in "iu":
-        raise ValueError(f"{str(path)!r}: labels must be integers")
-    return data, labels.astype(np.int64)
+    labels = _cifar_labels(path, _batch_array(batch[b"labels"]), len(data))
+    return data, labels
 
 
 def load_cifar10(
@@ -584,8 +849,13 @@ def load_cifar10(
 
     .. warning::
        **Security:** the batch files are Python pickles, and unpickling a
-       file can run arbitrary code. Only load files you trust, such as the
-       official archive checked against its published checksum.
+       file with :mod:`pickle` can run arbitrary code. This loader unpickles
+       with a restricted unpickler that builds only what the official files
+       hold (dicts, lists, bytes, strings, ints and numeric numpy arrays) and
+       refuses any other class or function a file names, with a
+       ``ValueError``; a crafted file therefore cannot make the loader call
+       code of its choosing.
+       Prefer the official archive, checked against its published checksum.
 
     Parameters
     ----------
@@ -620,9 +890,13 @@ def load_cifar10(
         If `folder` does not exist or lacks the batch files of `subset`; the
         message lists the file names expected.
     ValueError
-        If `subset` is invalid, a file is not a CIFAR-10 batch, both
-        `n_samples` and `n_per_class` are given, or either exceeds what the
-        data hold (`n_per_class` larger than the smallest class).
+        If `subset` is invalid, a file is not a CIFAR-10 batch (not a dict
+        holding uint8 ``b"data"`` of shape ``(n, 3072)`` and ``n`` integer
+        ``b"labels"`` in 0-9, keys other than the official ``b"batch_label"``,
+        ``b"data"``, ``b"filenames"`` and ``b"labels"``, larger than 1 GiB,
+        or a pickle naming any other class or function), both `n_samples` and
+        `n_per_class` are given, or either exceeds what the data hold
+        (`n_per_class` larger than the smallest class).
     TypeError
         If `n_samples` or `n_per_class` is not an int.
 

@@ -51,6 +51,75 @@ def write_idx(path: Path, arr: np.ndarray, *, compress: bool = False) -> Path:
     return path
 
 
+def _py2_str(value: bytes) -> bytes:
+    """A Python 2 ``str`` as cPickle writes it (SHORT_BINSTRING/BINSTRING)."""
+    if len(value) < 256:
+        return b"U" + bytes([len(value)]) + value
+    return b"T" + struct.pack("<I", len(value)) + value
+
+
+def _py2_int(value: int) -> bytes:
+    if 0 <= value < 256:
+        return b"K" + bytes([value])
+    if 0 <= value < 65536:
+        return b"M" + struct.pack("<H", value)
+    return b"J" + struct.pack("<i", value)
+
+
+def official_cifar_pickle(
+    data: np.ndarray, labels: list[int], filenames: list[bytes], label: bytes
+) -> bytes:
+    """A CIFAR-10 batch pickled as the official files are.
+
+    Python 2's cPickle, protocol 2, a numpy 1.x array: the globals
+    ``numpy.core.multiarray._reconstruct``, ``numpy.ndarray`` and
+    ``numpy.dtype``, and Python 2 ``str`` (bytes under ``encoding="bytes"``)
+    for the keys, the file names and the pixel data.
+    """
+    n, width = data.shape
+    array = (
+        b"cnumpy.core.multiarray\n_reconstruct\nq\x02"
+        + b"cnumpy\nndarray\nq\x03"
+        + _py2_int(0)
+        + b"\x85"  # TUPLE1: shape (0,)
+        + _py2_str(b"b")
+        + b"\x87Rq\x04("  # TUPLE3, REDUCE, then the state tuple
+        + _py2_int(1)
+        + _py2_int(n)
+        + _py2_int(width)
+        + b"\x86cnumpy\ndtype\nq\x05"
+        + _py2_str(b"u1")
+        + _py2_int(0)
+        + _py2_int(1)
+        + b"\x87Rq\x06("
+        + _py2_int(3)
+        + _py2_str(b"|")
+        + b"NNN"
+        + _py2_int(-1)
+        + _py2_int(-1)
+        + _py2_int(0)
+        + b"tb\x89"  # BUILD the dtype; is_fortran False
+        + _py2_str(data.tobytes())
+        + b"tb"  # BUILD the array
+    )
+    return (
+        b"\x80\x02}q\x01("
+        + _py2_str(b"data")
+        + array
+        + _py2_str(b"labels")
+        + b"]("
+        + b"".join(map(_py2_int, labels))
+        + b"e"
+        + _py2_str(b"batch_label")
+        + _py2_str(label)
+        + _py2_str(b"filenames")
+        + b"]("
+        + b"".join(map(_py2_str, filenames))
+        + b"e"
+        + b"u."
+    )
+
+
 # --------------------------------------------------------------------- load_idx
 
 
@@ -471,6 +540,51 @@ def test_load_cifar10_not_a_pickle(cifar_folder):
     (folder / "test_batch").write_bytes(b"this is not a pickle")
     with pytest.raises(ValueError, match="test_batch"):
         load_cifar10(folder, subset="test")
+
+
+def test_load_cifar10_official_format(cifar_folder):
+    folder, *_ = cifar_folder
+    rng = np.random.default_rng(7)
+    data = rng.integers(0, 256, size=(300, 3072), dtype=np.uint8)
+    labels = [int(v) for v in rng.integers(0, 10, size=300)]
+    names = [f"img_{i}.png".encode() for i in range(300)]
+    content = official_cifar_pickle(data, labels, names, b"testing batch 1 of 1")
+    (folder / "test_batch").write_bytes(content)
+    # The fixture is a genuine numpy pickle: plain pickle reads it back.
+    plain = pickle.loads(content, encoding="bytes")
+    assert_array_equal(plain[b"data"], data)
+    assert plain[b"labels"] == labels and plain[b"filenames"] == names
+    X, y = load_cifar10(folder, subset="test")
+    assert_array_equal(X, data / np.float32(255))
+    assert_array_equal(y, labels)
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_load_cifar10_any_pickle_protocol(cifar_folder, protocol):
+    folder, _, test = cifar_folder
+    test = {**test, b"filenames": [b"a.png", b"", b"c.png", b"d.png"]}
+    with (folder / "test_batch").open("wb") as fh:
+        pickle.dump(test, fh, protocol=protocol)
+    X, y = load_cifar10(folder, subset="test")
+    assert_array_equal(X, test[b"data"] / np.float32(255))
+    assert_array_equal(y, test[b"labels"])
+
+
+@pytest.mark.parametrize(
+    ("data", "labels"),
+    [
+        (np.asfortranarray, lambda y: np.asarray(y, dtype=">i4")),
+        (np.ascontiguousarray, lambda y: np.asarray(y, dtype=np.uint8)),
+    ],
+)
+def test_load_cifar10_array_layouts(cifar_folder, data, labels):
+    folder, _, test = cifar_folder
+    batch = {b"data": data(test[b"data"]), b"labels": labels(test[b"labels"])}
+    _write_pickle(folder / "test_batch", batch)
+    X, y = load_cifar10(folder, subset="test")
+    assert_array_equal(X, test[b"data"] / np.float32(255))
+    assert_array_equal(y, test[b"labels"])
+    assert y.dtype == np.int64
 
 
 def test_cifar10_classes():
