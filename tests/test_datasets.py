@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import pickle
 import struct
 from pathlib import Path
@@ -48,6 +49,75 @@ def write_idx(path: Path, arr: np.ndarray, *, compress: bool = False) -> Path:
     data = idx_bytes(arr)
     path.write_bytes(gzip.compress(data) if compress else data)
     return path
+
+
+def _py2_str(value: bytes) -> bytes:
+    """A Python 2 ``str`` as cPickle writes it (SHORT_BINSTRING/BINSTRING)."""
+    if len(value) < 256:
+        return b"U" + bytes([len(value)]) + value
+    return b"T" + struct.pack("<I", len(value)) + value
+
+
+def _py2_int(value: int) -> bytes:
+    if 0 <= value < 256:
+        return b"K" + bytes([value])
+    if 0 <= value < 65536:
+        return b"M" + struct.pack("<H", value)
+    return b"J" + struct.pack("<i", value)
+
+
+def official_cifar_pickle(
+    data: np.ndarray, labels: list[int], filenames: list[bytes], label: bytes
+) -> bytes:
+    """A CIFAR-10 batch pickled as the official files are.
+
+    Python 2's cPickle, protocol 2, a numpy 1.x array: the globals
+    ``numpy.core.multiarray._reconstruct``, ``numpy.ndarray`` and
+    ``numpy.dtype``, and Python 2 ``str`` (bytes under ``encoding="bytes"``)
+    for the keys, the file names and the pixel data.
+    """
+    n, width = data.shape
+    array = (
+        b"cnumpy.core.multiarray\n_reconstruct\nq\x02"
+        + b"cnumpy\nndarray\nq\x03"
+        + _py2_int(0)
+        + b"\x85"  # TUPLE1: shape (0,)
+        + _py2_str(b"b")
+        + b"\x87Rq\x04("  # TUPLE3, REDUCE, then the state tuple
+        + _py2_int(1)
+        + _py2_int(n)
+        + _py2_int(width)
+        + b"\x86cnumpy\ndtype\nq\x05"
+        + _py2_str(b"u1")
+        + _py2_int(0)
+        + _py2_int(1)
+        + b"\x87Rq\x06("
+        + _py2_int(3)
+        + _py2_str(b"|")
+        + b"NNN"
+        + _py2_int(-1)
+        + _py2_int(-1)
+        + _py2_int(0)
+        + b"tb\x89"  # BUILD the dtype; is_fortran False
+        + _py2_str(data.tobytes())
+        + b"tb"  # BUILD the array
+    )
+    return (
+        b"\x80\x02}q\x01("
+        + _py2_str(b"data")
+        + array
+        + _py2_str(b"labels")
+        + b"]("
+        + b"".join(map(_py2_int, labels))
+        + b"e"
+        + _py2_str(b"batch_label")
+        + _py2_str(label)
+        + _py2_str(b"filenames")
+        + b"]("
+        + b"".join(map(_py2_str, filenames))
+        + b"e"
+        + b"u."
+    )
 
 
 # --------------------------------------------------------------------- load_idx
@@ -117,6 +187,41 @@ def test_load_idx_invalid_inside_gzip(tmp_path):
     path.write_bytes(gzip.compress(struct.pack(">4BI", 0, 0, 8, 1, 5) + b"\x00"))
     with pytest.raises(ValueError, match="broken.gz"):
         load_idx(path)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_load_idx_result_owns_writable_native_memory(tmp_path, compress):
+    arr = np.arange(12, dtype=">i4").reshape(3, 4)
+    out = load_idx(write_idx(tmp_path / "x-idx", arr, compress=compress))
+    assert out.flags.owndata and out.flags.writeable and out.flags.c_contiguous
+    assert out.dtype == np.int32 and out.dtype.isnative
+    assert_array_equal(out, arr)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_load_idx_max_bytes_is_inclusive(tmp_path, compress):
+    path = write_idx(tmp_path / "x-idx", np.zeros((3, 4), np.int16), compress=compress)
+    assert load_idx(path, max_bytes=24).shape == (3, 4)
+    with pytest.raises(ValueError, match=r"need 24 bytes, more than the limit of 23"):
+        load_idx(path, max_bytes=23)
+
+
+@pytest.mark.parametrize(
+    ("max_bytes", "error"),
+    [(0, ValueError), (-1, ValueError), (2.0, TypeError), (True, TypeError)],
+)
+def test_load_idx_invalid_max_bytes(tmp_path, max_bytes, error):
+    path = write_idx(tmp_path / "x-idx", np.zeros(3, np.uint8))
+    with pytest.raises(error, match="max_bytes must be a positive int"):
+        load_idx(path, max_bytes=max_bytes)
+
+
+def test_load_idx_reads_concatenated_gzip_members(tmp_path):
+    # gzip allows several members; `gzip -c a b > c` makes such files.
+    raw = idx_bytes(np.arange(10, dtype=np.uint8))
+    path = tmp_path / "multi.gz"
+    path.write_bytes(gzip.compress(raw[:7]) + gzip.compress(raw[7:]))
+    assert_array_equal(load_idx(path), np.arange(10))
 
 
 @settings(max_examples=60, deadline=None)
@@ -308,6 +413,9 @@ def test_load_mnist_real_test_set():
     X_first, y_first = load_mnist(REAL_MNIST, subset="test", n_samples=1000)
     assert_array_equal(X_first, X[:1000])
     assert_array_equal(y_first, y[:1000])
+    # Checksums of what the loader returned before it streamed the files.
+    assert hashlib.sha256(X.tobytes()).hexdigest()[:16] == "bc9f8f501f39b3ca"
+    assert hashlib.sha256(y.tobytes()).hexdigest()[:16] == "2fd8de6bdb8d1178"
 
 
 # ----------------------------------------------------------------- load_cifar10
@@ -432,6 +540,51 @@ def test_load_cifar10_not_a_pickle(cifar_folder):
     (folder / "test_batch").write_bytes(b"this is not a pickle")
     with pytest.raises(ValueError, match="test_batch"):
         load_cifar10(folder, subset="test")
+
+
+def test_load_cifar10_official_format(cifar_folder):
+    folder, *_ = cifar_folder
+    rng = np.random.default_rng(7)
+    data = rng.integers(0, 256, size=(300, 3072), dtype=np.uint8)
+    labels = [int(v) for v in rng.integers(0, 10, size=300)]
+    names = [f"img_{i}.png".encode() for i in range(300)]
+    content = official_cifar_pickle(data, labels, names, b"testing batch 1 of 1")
+    (folder / "test_batch").write_bytes(content)
+    # The fixture is a genuine numpy pickle: plain pickle reads it back.
+    plain = pickle.loads(content, encoding="bytes")
+    assert_array_equal(plain[b"data"], data)
+    assert plain[b"labels"] == labels and plain[b"filenames"] == names
+    X, y = load_cifar10(folder, subset="test")
+    assert_array_equal(X, data / np.float32(255))
+    assert_array_equal(y, labels)
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_load_cifar10_any_pickle_protocol(cifar_folder, protocol):
+    folder, _, test = cifar_folder
+    test = {**test, b"filenames": [b"a.png", b"", b"c.png", b"d.png"]}
+    with (folder / "test_batch").open("wb") as fh:
+        pickle.dump(test, fh, protocol=protocol)
+    X, y = load_cifar10(folder, subset="test")
+    assert_array_equal(X, test[b"data"] / np.float32(255))
+    assert_array_equal(y, test[b"labels"])
+
+
+@pytest.mark.parametrize(
+    ("data", "labels"),
+    [
+        (np.asfortranarray, lambda y: np.asarray(y, dtype=">i4")),
+        (np.ascontiguousarray, lambda y: np.asarray(y, dtype=np.uint8)),
+    ],
+)
+def test_load_cifar10_array_layouts(cifar_folder, data, labels):
+    folder, _, test = cifar_folder
+    batch = {b"data": data(test[b"data"]), b"labels": labels(test[b"labels"])}
+    _write_pickle(folder / "test_batch", batch)
+    X, y = load_cifar10(folder, subset="test")
+    assert_array_equal(X, test[b"data"] / np.float32(255))
+    assert_array_equal(y, test[b"labels"])
+    assert y.dtype == np.int64
 
 
 def test_cifar10_classes():
