@@ -1,22 +1,32 @@
 """Sphinx configuration for sklearn-daeknn.
 
-Build with ``sphinx-build -W -b html docs docs/_build/html`` (warnings are
-errors). The API reference is generated from the package's ``__all__`` at
-build time (see :func:`write_api_reference`), so new exports appear in it
-without editing any page.
+Build with ``python -m sphinx -W --keep-going -b html docs docs/_build/html``
+(warnings are errors). Two local extensions in ``docs/_ext`` run first:
+
+* ``api_reference`` writes the API reference from the package's ``__all__``,
+  grouped by the topic map it holds (an exported name missing from the map
+  stops the build);
+* ``executed_notebooks`` makes sure every notebook of ``notebooks/`` has a
+  fresh executed copy in ``docs/notebooks/`` (saved by the notebook tests, or
+  executed here), which MyST-NB renders with its outputs, never executing.
+
+Everything a page loads is served from the built site: MathJax comes from
+the ``sphinx-mathjax-offline`` package, not from a CDN.
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import os
+import re
 import sys
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS.parent))
+sys.path.insert(0, str(DOCS / "_ext"))
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+import api_reference  # noqa: E402
 
 import sklearn_daeknn  # noqa: E402
 
@@ -27,25 +37,40 @@ release = sklearn_daeknn.__version__
 version = ".".join(release.split(".")[:2])
 
 extensions = [
+    "api_reference",
+    "executed_notebooks",
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    # MathJax 3 served from the built site (its files ship in the package).
+    "sphinx-mathjax-offline",
     "sphinx.ext.viewcode",
     "numpydoc",
-    "myst_parser",
+    # MyST-NB parses the Markdown pages (as myst_parser did) and the notebooks.
+    "myst_nb",
+    "sphinx_copybutton",
     "matplotlib.sphinxext.plot_directive",
 ]
 
-source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
 root_doc = "index"
-exclude_patterns = ["_build", "_cli", "api_generated.rst", "**/.ipynb_checkpoints"]
+exclude_patterns = [
+    "_build",
+    "_cli",
+    "_ext",
+    "api_generated.rst",
+    "**/.ipynb_checkpoints",
+]
 templates_path = ["_templates"]
 
 # -- autodoc / autosummary / numpydoc -----------------------------------------
 autosummary_generate = ["api_generated.rst"]
 autosummary_imported_members = True
-autodoc_default_options = {"members": True, "inherited-members": False}
+autodoc_default_options = {"members": True}
 autodoc_typehints = "none"  # the numpydoc sections already give the types
+# Class pages list inherited methods (scikit-learn's score, get_params, ...)
+# except torch's and skorch's.
+autosummary_context = {"hidden_bases": ", ".join(api_reference.HIDDEN_BASES)}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_attributes_as_param_list = True
@@ -58,6 +83,24 @@ myst_heading_anchors = 3
 # scripts, raw JSON); those links are fine on GitHub but are not documents.
 suppress_warnings = ["myst.xref_missing"]
 
+# -- MyST-NB (the notebooks) -------------------------------------------------
+# The executed_notebooks extension has already put executed copies in place:
+# render them as they are.
+nb_execution_mode = "off"
+# The default loads RequireJS from a CDN on pages with widgets; none is needed.
+nb_ipywidgets_js: dict = {}
+
+# -- copy button --------------------------------------------------------------
+# Copy only the code: lines that start with a ">>> ", "... " or "$ " prompt,
+# without it, so the outputs of doctest and console blocks are left out. The
+# prompts are matched in the text (not excluded as highlighted spans) so that
+# no blank line is left where an output was.
+copybutton_prompt_text = r">>> |\.\.\. |\$ "
+copybutton_prompt_is_regexp = True
+copybutton_only_copy_prompt_lines = True
+copybutton_remove_prompts = True
+copybutton_exclude = ".linenos"
+
 # -- plot directive (the explanatory figures of the user guide) --------------
 plot_include_source = False
 plot_html_show_source_link = False
@@ -68,83 +111,13 @@ plot_rcparams = {"figure.autolayout": True}
 # -- HTML ---------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = f"sklearn-daeknn {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["daeknn.css"]
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
 }
 html_show_sourcelink = False
-
-# -- the generated API reference ----------------------------------------------
-
-#: Section of the API reference for each private module of the package.
-API_SECTIONS = {
-    "_classifier": "Estimator",
-    "_training": "Network training",
-    "_networks": "Networks",
-    "_attack": "Attacks",
-    "_adaptive": "Attacks",
-    "_adaptive_attack": "Attacks",
-    "_evaluation": "Evaluation",
-    "_conformal": "Credibility (conformal prediction)",
-    "_vote": "The vote",
-    "_index": "Neighbour indexes",
-    "_features": "Layer features",
-}
-
-
-def _documentable(obj: object) -> bool:
-    return inspect.isclass(obj) or inspect.isfunction(obj)
-
-
-def _autosummary(module: str, names: list[str]) -> list[str]:
-    lines = [
-        f".. currentmodule:: {module}",
-        "",
-        ".. autosummary::",
-        "   :toctree: generated/",
-        "   :nosignatures:",
-        "",
-    ]
-    lines += [f"   {name}" for name in names]
-    return [*lines, ""]
-
-
-def write_api_reference() -> None:
-    """Write ``docs/api_generated.rst`` from the public names of the package."""
-    sections: dict[str, list[str]] = {}
-    for name in sklearn_daeknn.__all__:
-        obj = getattr(sklearn_daeknn, name)
-        if not _documentable(obj):
-            continue
-        module = getattr(obj, "__module__", "").rsplit(".", 1)[-1]
-        sections.setdefault(API_SECTIONS.get(module, "Other"), []).append(name)
-    order = [*dict.fromkeys(API_SECTIONS.values()), "Other"]
-    lines = [
-        ".. This file is generated by docs/conf.py at every build; do not edit.",
-        "",
-    ]
-    for title in order:
-        if title not in sections:
-            continue
-        lines += [title, "-" * len(title), ""]
-        lines += _autosummary("sklearn_daeknn", sorted(sections[title], key=str.lower))
-    for submodule in ("datasets", "plotting"):
-        try:
-            mod = importlib.import_module(f"sklearn_daeknn.{submodule}")
-        except ImportError:
-            continue
-        names = [
-            n for n in getattr(mod, "__all__", []) if _documentable(getattr(mod, n))
-        ]
-        title = f"``sklearn_daeknn.{submodule}``"
-        lines += [title, "-" * len(title), ""]
-        lines += [f".. automodule:: sklearn_daeknn.{submodule}", "   :no-members:", ""]
-        lines += _autosummary(f"sklearn_daeknn.{submodule}", names)
-    text = "\n".join(lines)
-    target = DOCS / "api_generated.rst"
-    if not target.exists() or target.read_text() != text:
-        target.write_text(text)
 
 
 def write_cli_help() -> None:
@@ -175,9 +148,24 @@ def skip_member(app, what, name, obj, skip, options):
     return None
 
 
+_SPHINX_REF = re.compile(r":ref:`(?:([^`<]+?)\s*<[^`>]+>|([^`]+))`")
+
+
+def unlink_foreign_refs(app, what, name, obj, options, lines):
+    """Turn ``:ref:`` roles of inherited scikit-learn docstrings into text.
+
+    They point at labels of scikit-learn's own user guide, which this site
+    does not have; the text of the link is kept.
+    """
+    if getattr(obj, "__module__", "").split(".")[0] != "sklearn":
+        return
+    for i, line in enumerate(lines):
+        lines[i] = _SPHINX_REF.sub(lambda m: m.group(1) or m.group(2), line)
+
+
 def setup(app) -> None:
     app.connect("autodoc-skip-member", skip_member)
+    app.connect("autodoc-process-docstring", unlink_foreign_refs)
 
 
-write_api_reference()
 write_cli_help()

@@ -2,18 +2,24 @@
 
 Each notebook runs top to bottom in a fresh kernel, in its own folder, as a
 user would run it. The ``notebooks`` extra (nbclient, nbformat, ipykernel)
-must be installed; without it these tests are skipped.
+must be installed; without it these tests are skipped. A notebook that
+passes is saved, executed, to ``docs/notebooks/`` (git-ignored), which the
+docs build then renders instead of executing the notebook again.
 """
 
 from __future__ import annotations
 
 import json
-import time
+import sys
 from pathlib import Path
 
 import pytest
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = REPO / "notebooks"
+sys.path.insert(0, str(REPO / "docs" / "_ext"))
+import executed_notebooks  # noqa: E402
+
 NAMES = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
 #: Seconds a whole notebook may take (each is meant to run in under 2 minutes
 #: on 2 cores; the margin absorbs a busy machine).
@@ -38,19 +44,11 @@ def test_notebook_is_stored_without_outputs(name):
 @pytest.mark.notebooks
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_runs(name):
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("nbformat")
+    pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
-    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
-    client = nbclient.NotebookClient(
-        notebook,
-        kernel_name="python3",
-        timeout=TIME_LIMIT,
-        resources={"metadata": {"path": str(NOTEBOOKS)}},
-    )
-    start = time.perf_counter()
-    client.execute()  # raises CellExecutionError, with the traceback, on error
-    elapsed = time.perf_counter() - start
+    # Raises CellExecutionError, with the traceback, when a cell fails.
+    notebook, elapsed = executed_notebooks.execute(NOTEBOOKS / name, TIME_LIMIT)
     assert elapsed < TIME_LIMIT, f"{name} took {elapsed:.0f} s"
     errors = [
         output
@@ -70,3 +68,5 @@ def test_notebook_runs(name):
         if "image/png" in output.get("data", {})
     ]
     assert images, f"{name} drew no figure"
+    executed_notebooks.store(notebook, NOTEBOOKS / name)
+    assert executed_notebooks.is_fresh(NOTEBOOKS / name)
