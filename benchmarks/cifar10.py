@@ -1,6 +1,6 @@
 """The paper's CIFAR-10 experiment with VGG16: Tables I and II, Figures 1 and 3.
 
-Run ``python -m sklearn_daeknn benchmark cifar10 --help``. The data are
+Run ``python -m benchmarks cifar10 --help`` from a clone of the repository. The data are
 CIFAR-10's "python version" files (``data_batch_1`` ... ``data_batch_5`` and
 ``test_batch``) in ``--data``; nothing is downloaded.
 
@@ -28,22 +28,32 @@ clean accuracy is expected below the paper's 92.24%.
 from __future__ import annotations
 
 import argparse
-import functools
 import pickle
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .._features import LayerReducer
-from .._networks import VGG16, VGG16_BLOCKS
-from .._vote import WEIGHTINGS
-from ..datasets import load_cifar10
-from .paper import PaperConfig, hardware_note, run_paper_benchmark
+from sklearn_daeknn import VGG16, VGG16_BLOCKS, WEIGHTINGS, LayerReducer
+from sklearn_daeknn.datasets import load_cifar10
+
+from ._cli import (
+    DEFAULT_OUT,
+    UsageError,
+    name_list,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
+from ._protocol import PaperConfig
+from ._runner import hardware_note, run_paper_benchmark
 
 __all__ = [
+    "CIFAR10",
     "PAPER_RESULTS",
+    "SMOKE",
     "add_arguments",
     "cifar10_config",
     "estimate_work",
@@ -67,37 +77,19 @@ PAPER_RESULTS: dict[str, tuple[float, float, float]] = {
     "DAEkNN": (78.44, 50.48, 61.43),
 }
 
-_SMOKE: dict[str, Any] = dict(
-    width=1 / 16,
-    n_per_class=20,
-    n_test=50,
-    epochs=1,
-    at_epochs=1,
-    attack_steps=2,
-    train_steps=1,
-    hardening_steps=1,
-    batch_size=32,
-    device="cpu",
-    sweep_strengths=(0.0, PAPER_EPS),
-    sweep_strengths_wat=(PAPER_EPS_WAT,),
-)
-
 
 def load_cifar10_split(
-    folder: str | Path, n_per_class: int | None, n_test: int | None, seed: int
+    config: PaperConfig,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The training images (all, or a class-balanced sample) and the first test ones.
 
     Parameters
     ----------
-    folder : str or Path
-        Folder with CIFAR-10's python-version batch files.
-    n_per_class : int or None
-        Training images per class, drawn at random; ``None``: all 50,000.
-    n_test : int or None
-        The first ``n_test`` test images; ``None``: all 10,000.
-    seed : int
-        Seeds the training sample.
+    config : PaperConfig
+        Reads ``data`` (the folder of CIFAR-10's python-version batch files),
+        ``n_per_class`` (training images per class drawn at random; ``None``:
+        all 50,000), ``n_test`` (the first ``n_test`` test images; ``None``:
+        all 10,000) and ``seed`` (seeds the training sample).
 
     Returns
     -------
@@ -105,9 +97,12 @@ def load_cifar10_split(
         Flattened images in ``[0, 1]`` (3072 features) and labels 0-9.
     """
     X_train, y_train = load_cifar10(
-        folder, subset="train", n_per_class=n_per_class, random_state=seed
+        config.data,
+        subset="train",
+        n_per_class=config.n_per_class,
+        random_state=config.seed,
     )
-    X_test, y_test = load_cifar10(folder, subset="test", n_samples=n_test)
+    X_test, y_test = load_cifar10(config.data, subset="test", n_samples=config.n_test)
     return X_train, y_train, X_test, y_test
 
 
@@ -173,51 +168,87 @@ def write_fake_cifar10(
     return folder
 
 
-def cifar10_config(
-    data: str | Path,
-    *,
-    width: float = 1.0,
-    n_per_class: int | None = None,
-    n_test: int | None = None,
-    epochs: int = 30,
-    at_epochs: int = 30,
-    attack_eps: float = PAPER_EPS,
-    attack_steps: int = 20,
-    attack_step_size: float | None = 2 / 255,
-    train_eps: float = PAPER_EPS,
-    train_steps: int = 7,
-    train_step_size: float | None = 2 / 255,
-    hardening_strength: float = PAPER_EPS,
-    hardening_strength_wat: float = PAPER_EPS_WAT,
-    hardening_steps: int = 10,
-    n_neighbors: int = 5,
-    vote_layers: tuple[str, ...] | None = ("block2", "block3"),
-    weighting: str = "relative",
-    lr: float = 1e-3,
-    batch_size: int = 128,
-    device: str = "cuda",
-    sweep_strengths: tuple[float, ...] = (0.0, 4 / 255, PAPER_EPS, 12 / 255),
-    sweep_strengths_wat: tuple[float, ...] = (0.0, 2 / 255, PAPER_EPS_WAT),
-    seed: int = 0,
-    name: str = "cifar10",
-) -> PaperConfig:
-    """The CIFAR-10 configuration of :func:`run_paper_benchmark`.
+#: The paper's CIFAR-10 setting (see the module notes); it needs a CUDA GPU.
+CIFAR10 = PaperConfig(
+    name="cifar10",
+    loader=load_cifar10_split,
+    input_shape=(3, 32, 32),
+    module=VGG16,
+    module_params={"width": 1.0},
+    layers=VGG16.knn_layers,
+    vote_layers=("block2", "block3"),
+    attack_eps=PAPER_EPS,
+    attack_steps=20,
+    attack_step_size=2 / 255,
+    train_eps=PAPER_EPS,
+    train_steps=7,
+    train_step_size=2 / 255,
+    hardening_strength=PAPER_EPS,
+    hardening_strength_wat=PAPER_EPS_WAT,
+    hardening_steps=10,
+    weighting="relative",
+    epochs=30,
+    at_epochs=30,
+    at_init="scratch",
+    index="exact",
+    device="cuda",
+    sweep_strengths=(0.0, 4 / 255, PAPER_EPS, 12 / 255),
+    sweep_strengths_wat=(0.0, 2 / 255, PAPER_EPS_WAT),
+)
 
-    The defaults are the paper's setting (see the module notes); the network
-    is :class:`~sklearn_daeknn.VGG16` with ``width`` as its channel
-    multiplier, its five blocks indexed and ``vote_layers`` voting in the
-    tables.
+#: What ``--smoke`` changes: a CPU check of the whole path, not a result.
+SMOKE: dict[str, Any] = dict(
+    name="cifar10-smoke",
+    module_params={"width": 1 / 16},
+    n_per_class=20,
+    n_test=50,
+    epochs=1,
+    at_epochs=1,
+    attack_steps=2,
+    train_steps=1,
+    hardening_steps=1,
+    batch_size=32,
+    device="cpu",
+    sweep_strengths=(0.0, PAPER_EPS),
+    sweep_strengths_wat=(PAPER_EPS_WAT,),
+)
+
+
+def _notes(config: PaperConfig) -> dict[str, str]:
+    train = (
+        "all 50,000"
+        if config.n_per_class is None
+        else (f"{config.n_per_class} per class")
+    )
+    n_test = config.n_test
+    return {
+        "setting": (
+            f"VGG16 (batch norm) at width {config.module_params['width']:g}; "
+            f"training images: {train}; test images: "
+            f"{'all 10,000' if n_test is None else f'the first {n_test}'}; "
+            f"{config.epochs} standard and {config.at_epochs} adversarial-training "
+            f"epochs (from scratch, PGD-{config.train_steps} at eps "
+            f"{config.train_eps * 255:.3g}/255), Adam lr {config.lr:g}, batch "
+            f"{config.batch_size}, no data augmentation"
+        ),
+        "paper": "; ".join(
+            f"{row} {sa}/{aa}/{hm}" for row, (sa, aa, hm) in PAPER_RESULTS.items()
+        )
+        + " (SA/AA/HM %, PGD eps 8/255)",
+    }
+
+
+def cifar10_config(data: str | Path | None, **changes: Any) -> PaperConfig:
+    """:data:`CIFAR10` reading ``data``, with ``changes``, and notes to match.
 
     Parameters
     ----------
-    data : str or Path
-        Folder with CIFAR-10's python-version files.
-    width : float, default=1.0
-        VGG16's channel multiplier.
-    n_per_class, n_test : int or None, default=None
-        Training images per class and test images; ``None``: all.
-    **other
-        As in :class:`~sklearn_daeknn.benchmarks.paper.PaperConfig`.
+    data : str or Path or None
+        Folder with CIFAR-10's python-version files (``None``: none yet).
+    **changes
+        Fields of :class:`~benchmarks._protocol.PaperConfig` to change, e.g.
+        ``module_params={"width": 0.5}`` (VGG16's channel multiplier) or
+        ``n_per_class=500``; :data:`SMOKE` is such a set.
 
     Returns
     -------
@@ -231,56 +262,8 @@ def cifar10_config(
     >>> config.device, config.module_params, config.layers[-1]
     ('cuda', {'width': 1.0}, 'block5')
     """
-    loader = functools.partial(
-        load_cifar10_split, data, n_per_class=n_per_class, n_test=n_test, seed=seed
-    )
-    loader.__name__ = f"load_cifar10({str(data)!r})"  # type: ignore[attr-defined]
-    train = "all 50,000" if n_per_class is None else f"{n_per_class} per class"
-    return PaperConfig(
-        name=name,
-        loader=loader,
-        input_shape=(3, 32, 32),
-        module=VGG16,
-        module_params={"width": float(width)},
-        layers=VGG16.knn_layers,
-        vote_layers=vote_layers,
-        n_neighbors=n_neighbors,
-        attack_eps=attack_eps,
-        attack_steps=attack_steps,
-        attack_step_size=attack_step_size,
-        train_eps=train_eps,
-        train_steps=train_steps,
-        train_step_size=train_step_size,
-        hardening_strength=hardening_strength,
-        hardening_strength_wat=hardening_strength_wat,
-        hardening_steps=hardening_steps,
-        weighting=weighting,
-        weightings=WEIGHTINGS,
-        epochs=epochs,
-        at_epochs=at_epochs,
-        at_init="scratch",
-        lr=lr,
-        batch_size=batch_size,
-        index="exact",
-        device=device,
-        seed=seed,
-        sweep_strengths=tuple(sweep_strengths),
-        sweep_strengths_wat=tuple(sweep_strengths_wat),
-        notes={
-            "setting": (
-                f"VGG16 (batch norm) at width {width:g}; training images: "
-                f"{train}; test images: "
-                f"{'all 10,000' if n_test is None else f'the first {n_test}'}; "
-                f"{epochs} standard and {at_epochs} adversarial-training epochs "
-                f"(from scratch, PGD-{train_steps} at eps {train_eps * 255:.3g}/255), "
-                f"Adam lr {lr:g}, batch {batch_size}, no data augmentation"
-            ),
-            "paper": "; ".join(
-                f"{row} {sa}/{aa}/{hm}" for row, (sa, aa, hm) in PAPER_RESULTS.items()
-            )
-            + " (SA/AA/HM %, PGD eps 8/255)",
-        },
-    )
+    config = replace(CIFAR10, data=None if data is None else str(data), **changes)
+    return replace(config, notes={**_notes(config), **changes.get("notes", {})})
 
 
 # ------------------------------------------------------------ cost estimate
@@ -405,7 +388,8 @@ def print_estimate(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Command-line options of ``benchmark cifar10``."""
+    """Command-line options of ``cifar10``; unset ones keep :data:`CIFAR10`'s values."""
+    c = CIFAR10
     parser.add_argument(
         "--data",
         default=None,
@@ -414,8 +398,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--out",
-        default=None,
-        help="output folder (default docs/results; build/cifar10-smoke with --smoke)",
+        default=DEFAULT_OUT,
+        help=f"output folder, created once the data are read (default "
+        f"{DEFAULT_OUT}; the committed pages: --out docs/results)",
     )
     parser.add_argument(
         "--cache-dir",
@@ -423,45 +408,79 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="cache fitted models here (joblib; a full run needs ~35 GB)",
     )
     parser.add_argument(
-        "--device", default=None, help="torch device (default cuda; cpu with --smoke)"
+        "--device",
+        default=None,
+        help=f"torch device (default {c.device}; {SMOKE['device']} with --smoke)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
     parser.add_argument(
-        "--width", type=float, default=None, help="VGG16 width multiplier (1)"
+        "--seed", type=non_negative_int, default=None, help=f"random seed ({c.seed})"
+    )
+    parser.add_argument(
+        "--width",
+        type=positive_float,
+        default=None,
+        help=f"VGG16 width multiplier ({c.module_params['width']:g})",
     )
     parser.add_argument(
         "--n-per-class",
-        type=int,
+        type=positive_int,
         default=None,
         help="training images per class (default: all 5,000)",
     )
     parser.add_argument(
-        "--n-test", type=int, default=None, help="test images (default: all 10,000)"
-    )
-    parser.add_argument("--epochs", type=int, default=None, help="standard epochs (30)")
-    parser.add_argument(
-        "--at-epochs", type=int, default=None, help="adversarial-training epochs (30)"
-    )
-    parser.add_argument(
-        "--steps", type=int, default=None, help="test attack steps (20, of 2/255)"
+        "--n-test",
+        type=positive_int,
+        default=None,
+        help="test images (default: all 10,000)",
     )
     parser.add_argument(
-        "--train-steps", type=int, default=None, help="AT PGD steps (7, of 2/255)"
+        "--epochs",
+        type=non_negative_int,
+        default=None,
+        help=f"standard epochs ({c.epochs})",
     )
     parser.add_argument(
-        "--hardening-steps", type=int, default=None, help="hardening PGD steps (10)"
+        "--at-epochs",
+        type=non_negative_int,
+        default=None,
+        help=f"adversarial-training epochs ({c.at_epochs})",
+    )
+    parser.add_argument(
+        "--steps",
+        type=positive_int,
+        default=None,
+        help=f"test attack steps ({c.attack_steps}, of 2/255)",
+    )
+    parser.add_argument(
+        "--train-steps",
+        type=positive_int,
+        default=None,
+        help=f"AT PGD steps ({c.train_steps}, of 2/255)",
+    )
+    parser.add_argument(
+        "--hardening-steps",
+        type=positive_int,
+        default=None,
+        help=f"hardening PGD steps ({c.hardening_steps})",
     )
     parser.add_argument(
         "--vote-layers",
-        default="block2,block3",
-        help="comma-separated layers of the tables' vote (default block2,block3)",
+        type=name_list,
+        default=None,
+        help="comma-separated layers of the tables' vote (default "
+        f"{','.join(c.vote_layers)})",
     )
     parser.add_argument(
-        "--weighting", default="relative", choices=WEIGHTINGS, help="vote weighting"
+        "--weighting",
+        default=None,
+        choices=WEIGHTINGS,
+        help=f"vote weighting ({c.weighting})",
     )
-    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    parser.add_argument(
+        "--lr", type=positive_float, default=None, help=f"Adam learning rate ({c.lr:g})"
+    )
     parser.add_argument("--no-sweep", action="store_true", help="skip Figure 3")
-    parser.add_argument("--name", default=None, help="output file stem (cifar10)")
+    parser.add_argument("--name", default=None, help=f"output file stem ({c.name})")
     parser.add_argument(
         "--smoke",
         action="store_true",
@@ -475,58 +494,65 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--gpu-tflops",
-        type=float,
+        type=positive_float,
         default=10.0,
         help="sustained GPU rate assumed by --estimate (10)",
     )
     parser.add_argument(
         "--cpu-tflops",
-        type=float,
+        type=positive_float,
         default=0.5,
         help="sustained CPU rate of exact kNN assumed by --estimate (0.5)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress display")
 
 
-def _config_from_args(args: argparse.Namespace, data: str | Path) -> PaperConfig:
-    options: dict[str, Any] = dict(_SMOKE) if args.smoke else {}
-    given = dict(
-        width=args.width,
-        n_per_class=args.n_per_class,
-        n_test=args.n_test,
-        epochs=args.epochs,
-        at_epochs=args.at_epochs,
-        attack_steps=args.steps,
-        train_steps=args.train_steps,
-        hardening_steps=args.hardening_steps,
-        device=args.device,
+#: Options that set a config field of the same meaning: option -> field.
+_FIELDS = {
+    "seed": "seed",
+    "n_per_class": "n_per_class",
+    "n_test": "n_test",
+    "epochs": "epochs",
+    "at_epochs": "at_epochs",
+    "steps": "attack_steps",
+    "train_steps": "train_steps",
+    "hardening_steps": "hardening_steps",
+    "weighting": "weighting",
+    "lr": "lr",
+    "device": "device",
+    "name": "name",
+}
+
+
+def config_from_args(args: argparse.Namespace) -> PaperConfig:
+    """The configuration that ``cifar10`` runs for parsed arguments."""
+    changes: dict[str, Any] = dict(SMOKE) if args.smoke else {}
+    changes.update(
+        (field, getattr(args, option))
+        for option, field in _FIELDS.items()
+        if getattr(args, option) is not None
     )
-    options.update({k: v for k, v in given.items() if v is not None})
+    if args.width is not None:
+        changes["module_params"] = {"width": args.width}
+    if args.vote_layers is not None:
+        changes["vote_layers"] = args.vote_layers or None
     if args.no_sweep:
-        options.update(sweep_strengths=(), sweep_strengths_wat=())
-    vote_layers = tuple(args.vote_layers.split(",")) if args.vote_layers else None
-    name = args.name or ("cifar10-smoke" if args.smoke else "cifar10")
-    config = cifar10_config(
-        data,
-        vote_layers=vote_layers,
-        weighting=args.weighting,
-        lr=args.lr,
-        seed=args.seed,
-        name=name,
-        **options,
-    )
+        changes.update(sweep_strengths=(), sweep_strengths_wat=())
     if args.smoke:
-        config.notes["smoke"] = "--smoke run: a check of the code path, not a result"
-    return config
+        changes["notes"] = {
+            "smoke": "--smoke run: a check of the code path, not a result"
+        }
+    return cifar10_config(args.data, **changes)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the CIFAR-10 benchmark from parsed arguments; returns the results."""
+    import torch
+
+    config = config_from_args(args)
     if args.estimate:
-        config = _config_from_args(args, args.data or "cifar10")
-        smoke = _SMOKE if args.smoke else {"n_per_class": 5000, "n_test": 10_000}
-        n_train = 10 * (args.n_per_class or smoke["n_per_class"])
-        n_test = args.n_test or smoke["n_test"]
+        n_train = 10 * (config.n_per_class or 5000)
+        n_test = config.n_test or 10_000
         work = estimate_work(config, n_train, n_test)
         print(
             f"{config.name}: VGG16 width {config.module_params['width']:g}, "
@@ -535,33 +561,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print_estimate(work, args.gpu_tflops, args.cpu_tflops)
         return work
     if args.data is None and not args.smoke:
-        raise SystemExit(
-            "benchmark cifar10: --data FOLDER is required (CIFAR-10's python-version "
-            "files); use --smoke for a CPU check on random images."
+        raise UsageError(
+            "--data FOLDER is required (CIFAR-10's python-version files); use "
+            "--smoke for a CPU check on random images"
         )
-    with tempfile.TemporaryDirectory(prefix="fake-cifar10-") as tmp:
-        data = args.data
-        if data is None:
-            data = write_fake_cifar10(
-                tmp,
-                n_train=10 * (args.n_per_class or _SMOKE["n_per_class"]),
-                n_test=args.n_test or _SMOKE["n_test"],
-                seed=args.seed,
+    if config.device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise UsageError(
+                f"--device {config.device!r} but no CUDA GPU is visible; run on a "
+                "GPU machine, or use --smoke for a CPU check"
             )
-        config = _config_from_args(args, data)
-        if data != args.data:
-            config.notes["data"] = "random images in CIFAR-10's format, not CIFAR-10"
-        import torch
-
-        if config.device.startswith("cuda"):
-            if not torch.cuda.is_available():
-                raise SystemExit(
-                    f"benchmark cifar10: device {config.device!r} but no CUDA GPU "
-                    "is visible; run on a GPU machine, or use --smoke for a CPU check."
-                )
-            torch.backends.cudnn.benchmark = True
-        config.notes["hardware"] = hardware_note(config.device)
-        out = args.out or ("build/cifar10-smoke" if args.smoke else "docs/results")
+        torch.backends.cudnn.benchmark = True
+    notes = {**config.notes, "hardware": hardware_note(config.device)}
+    with tempfile.TemporaryDirectory(prefix="fake-cifar10-") as tmp:
+        if args.data is None:
+            folder = write_fake_cifar10(
+                tmp,
+                n_train=10 * config.n_per_class,
+                n_test=config.n_test,
+                seed=config.seed,
+            )
+            config = replace(config, data=str(folder))
+            notes["data"] = "random images in CIFAR-10's format, not CIFAR-10"
+        config = replace(config, notes=notes)
         # The smoke network's convolutions are tiny: a second thread gains
         # nothing, and on a busy machine OpenMP's synchronisation made each
         # step up to 70x slower (0.06 s on 1 thread, 4 s on 2).
@@ -570,14 +592,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             torch.set_num_threads(1)
         try:
             return run_paper_benchmark(
-                config, out, cache_dir=args.cache_dir, verbose=0 if args.quiet else 1
+                config,
+                args.out,
+                cache_dir=args.cache_dir,
+                verbose=0 if args.quiet else 1,
             )
         finally:
             torch.set_num_threads(threads)
-
-
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """Entry point of the ``benchmarks/cifar10.py`` script."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    add_arguments(parser)
-    return run(parser.parse_args(argv))

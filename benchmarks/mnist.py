@@ -1,182 +1,242 @@
 """The paper's MNIST experiment: Tables I and II, Figures 1 and 3.
 
-Run ``python -m sklearn_daeknn benchmark mnist --help``. The data are the
-four standard IDX files of MNIST (or a look-alike) in ``--data``; nothing is
-downloaded. Defaults are sized to run in well under 90 minutes on 2 CPU
-cores; the JSON's ``notes`` say what was scaled relative to the authors'
-own setup (2,000 training images per class, the first 1,000 test images,
-PGD eps 80/255 with 10 steps, adversarial training at eps 60/255).
+Run ``python -m benchmarks mnist --help`` from a clone of the repository.
+The data are the four standard IDX files of MNIST (or a look-alike) in
+``--data`` (or the folder named by the environment variable
+``DAEKNN_MNIST``); nothing is downloaded. Defaults are sized to run in well
+under 90 minutes on 2 CPU cores; the JSON's ``notes`` say what was scaled
+relative to the authors' own setup (2,000 training images per class, the
+first 1,000 test images, PGD eps 80/255 with 10 steps, adversarial training
+at eps 60/255).
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
-from .._networks import MNISTCNN
-from .._vote import WEIGHTINGS
-from ..datasets import load_mnist
-from .paper import PaperConfig, hardware_note, run_paper_benchmark
+from sklearn_daeknn import MNISTCNN, WEIGHTINGS
+from sklearn_daeknn.datasets import load_mnist
 
-__all__ = ["add_arguments", "config_from_args", "mnist_config", "run"]
+from ._cli import (
+    DEFAULT_OUT,
+    MNIST_ENV,
+    eps_list,
+    mnist_folder,
+    name_list,
+    non_negative_float,
+    non_negative_int,
+    positive_int,
+)
+from ._protocol import PaperConfig
+from ._runner import hardware_note, run_paper_benchmark
+
+__all__ = ["MNIST", "QUICK", "add_arguments", "config_from_args", "mnist_config", "run"]
 
 #: The authors' test attack: PGD eps 80/255 (> 0.3), 10 steps.
 AUTHORS_EPS = 80 / 255
+BLOCKS = ("block1", "block2", "block3")
 
 
-def load_mnist_split(
-    folder: str | Path, n_per_class: int, n_test: int, seed: int
-) -> tuple[Any, Any, Any, Any]:
+def load_mnist_split(config: PaperConfig) -> tuple[Any, Any, Any, Any]:
     """A class-balanced training sample and the first ``n_test`` test images."""
     X_train, y_train = load_mnist(
-        folder, subset="train", n_per_class=n_per_class, random_state=seed
+        config.data,
+        subset="train",
+        n_per_class=config.n_per_class,
+        random_state=config.seed,
     )
-    X_test, y_test = load_mnist(folder, subset="test", n_samples=n_test)
+    X_test, y_test = load_mnist(config.data, subset="test", n_samples=config.n_test)
     return X_train, y_train, X_test, y_test
 
 
-def mnist_config(
-    data: str | Path = "../shared/data/mnist",
-    *,
-    n_per_class: int = 1000,
-    n_test: int = 1000,
-    epochs: int = 3,
-    at_epochs: int = 1,
-    attack_eps: float = AUTHORS_EPS,
-    attack_steps: int = 10,
-    train_eps: float = 0.3,
-    train_eps_schedule: tuple[float, ...] = (0.1, 0.2, 0.3, 0.3, 0.3),
-    train_steps: int = 2,
-    hardening_strength: float = 0.3,
-    hardening_strength_wat: float = 0.05,
-    hardening_steps: int = 2,
-    n_neighbors: int = 5,
-    vote_layers: tuple[str, ...] | None = ("block1", "block2", "block3"),
-    weighting: str = "softmax",
-    sweep: bool = True,
-    seed: int = 0,
-    name: str = "mnist",
-    device: str = "cpu",
-) -> PaperConfig:
-    """The MNIST configuration of :func:`run_paper_benchmark`.
+#: The MNIST experiment: the paper's :class:`~sklearn_daeknn.MNISTCNN`, its
+#: three convolutional blocks indexed (Figure 1 shows each) and voting in the
+#: tables, sized for 2 CPU cores.
+MNIST = PaperConfig(
+    name="mnist",
+    loader=load_mnist_split,
+    input_shape=(1, 28, 28),
+    module=MNISTCNN,
+    layers=BLOCKS,
+    vote_layers=BLOCKS,
+    n_per_class=1000,
+    n_test=1000,
+    epochs=3,
+    at_epochs=1,
+    at_init="standard",
+    attack_eps=AUTHORS_EPS,
+    attack_steps=10,
+    train_eps=0.3,
+    train_eps_schedule=(0.1, 0.2, 0.3, 0.3, 0.3),
+    train_steps=2,
+    hardening_strength=0.3,
+    hardening_strength_wat=0.05,
+    hardening_steps=2,
+    weighting="softmax",
+    sweep_strengths=(0.0, 0.15, 0.3, 0.4),
+    sweep_strengths_wat=(0.0, 0.05, 0.3),
+)
 
-    The network is the paper's :class:`~sklearn_daeknn.MNISTCNN`; its three
-    convolutional blocks are indexed (Figure 1 shows each) and
-    ``vote_layers`` vote in the tables.
+#: What ``--quick`` changes: a smoke run of every step, not a result.
+QUICK: dict[str, Any] = dict(
+    n_per_class=10,
+    n_test=30,
+    epochs=1,
+    at_epochs=1,
+    attack_steps=1,
+    hardening_steps=1,
+    train_steps=1,
+    train_eps_schedule=(),
+    sweep_strengths=(0.0, 0.3),
+    sweep_strengths_wat=(0.05,),
+)
+
+
+def _notes(config: PaperConfig) -> dict[str, str]:
+    stages = config.train_eps_schedule or (config.train_eps,)
+    at_epochs = config.epochs if config.at_epochs is None else config.at_epochs
+    return {
+        "scaled": (
+            f"{config.n_per_class} training images per class (authors: 2,000), "
+            f"{config.epochs} standard + {len(stages) * at_epochs} "
+            f"adversarial-training epochs (authors: more), adversarial training "
+            f"with {config.train_steps}-step PGD at eps "
+            f"{', '.join(f'{e:g}' for e in stages)} ({at_epochs} epoch(s) each) "
+            "started from the standard network's weights, "
+            f"hardening data with {config.hardening_steps}-step PGD; the first "
+            f"{config.n_test} test images (as the authors)"
+        ),
+        "hardware": hardware_note(config.device),
+    }
+
+
+def mnist_config(data: str, **changes: Any) -> PaperConfig:
+    """:data:`MNIST` reading ``data``, with ``changes``, and notes to match.
+
+    Examples
+    --------
+    >>> config = mnist_config("mnist-folder", n_per_class=10, epochs=1)
+    >>> config.n_per_class, config.epochs, config.module.__name__
+    (10, 1, 'MNISTCNN')
+    >>> "10 training images per class" in config.notes["scaled"]
+    True
     """
-    loader = functools.partial(
-        load_mnist_split, data, n_per_class=n_per_class, n_test=n_test, seed=seed
-    )
-    loader.__name__ = f"load_mnist({str(data)!r})"  # type: ignore[attr-defined]
-    sweep_at = (0.0, 0.15, 0.3, 0.4) if sweep else ()
-    sweep_std = (0.0, 0.05, 0.3) if sweep else ()
-    stages = len(train_eps_schedule) or 1
-    return PaperConfig(
-        name=name,
-        loader=loader,
-        input_shape=(1, 28, 28),
-        module=MNISTCNN,
-        layers=("block1", "block2", "block3"),
-        vote_layers=vote_layers,
-        n_neighbors=n_neighbors,
-        attack_eps=attack_eps,
-        attack_steps=attack_steps,
-        train_eps=train_eps,
-        train_eps_schedule=tuple(train_eps_schedule),
-        train_steps=train_steps,
-        hardening_strength=hardening_strength,
-        hardening_strength_wat=hardening_strength_wat,
-        hardening_steps=hardening_steps,
-        weighting=weighting,
-        weightings=WEIGHTINGS,
-        epochs=epochs,
-        at_epochs=at_epochs,
-        at_init="standard",
-        device=device,
-        seed=seed,
-        sweep_strengths=sweep_at,
-        sweep_strengths_wat=sweep_std,
-        notes={
-            "scaled": (
-                f"{n_per_class} training images per class (authors: 2,000), "
-                f"{epochs} standard + {stages * at_epochs} adversarial-training "
-                f"epochs (authors: more), adversarial training with "
-                f"{train_steps}-step PGD at eps "
-                f"{', '.join(f'{e:g}' for e in train_eps_schedule or [train_eps])} "
-                f"({at_epochs} epoch(s) each) started from the standard "
-                "network's weights, "
-                f"hardening data with {hardening_steps}-step PGD; the first "
-                f"{n_test} test images (as the authors)"
-            ),
-            "hardware": hardware_note(device),
-        },
-    )
+    config = replace(MNIST, data=str(data), **changes)
+    return replace(config, notes={**_notes(config), **changes.get("notes", {})})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Command-line options of ``benchmark mnist``."""
+    """Command-line options of ``mnist``; unset ones keep :data:`MNIST`'s values."""
+    m = MNIST
     parser.add_argument(
         "--data",
-        default="../shared/data/mnist",
-        help="folder with the four MNIST IDX files (default ../shared/data/mnist)",
+        default=None,
+        help="folder with the four MNIST IDX files (raw or .gz); required "
+        f"unless the environment variable {MNIST_ENV} names it",
     )
     parser.add_argument(
-        "--out", default="docs/results", help="output folder (default docs/results)"
+        "--out",
+        default=DEFAULT_OUT,
+        help=f"output folder, created once the data are read (default "
+        f"{DEFAULT_OUT}; the committed pages: --out docs/results)",
     )
     parser.add_argument(
         "--cache-dir", default=None, help="cache fitted models here (joblib)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
     parser.add_argument(
-        "--n-per-class", type=int, default=1000, help="training images per class"
+        "--seed", type=non_negative_int, default=None, help=f"random seed ({m.seed})"
     )
-    parser.add_argument("--n-test", type=int, default=1000, help="test images")
-    parser.add_argument("--epochs", type=int, default=3, help="standard epochs")
+    parser.add_argument(
+        "--n-per-class",
+        type=positive_int,
+        default=None,
+        help=f"training images per class ({m.n_per_class})",
+    )
+    parser.add_argument(
+        "--n-test", type=positive_int, default=None, help=f"test images ({m.n_test})"
+    )
+    parser.add_argument(
+        "--epochs",
+        type=non_negative_int,
+        default=None,
+        help=f"standard epochs ({m.epochs})",
+    )
     parser.add_argument(
         "--at-epochs",
-        type=int,
-        default=1,
-        help="adversarial-training epochs per eps stage (1)",
+        type=non_negative_int,
+        default=None,
+        help=f"adversarial-training epochs per eps stage ({m.at_epochs})",
     )
     parser.add_argument(
         "--eps",
-        type=float,
-        default=AUTHORS_EPS,
+        type=non_negative_float,
+        default=None,
         help="test attack eps (default 80/255, the authors')",
     )
-    parser.add_argument("--steps", type=int, default=10, help="test attack steps")
+    parser.add_argument(
+        "--steps",
+        type=positive_int,
+        default=None,
+        help=f"test attack steps ({m.attack_steps})",
+    )
     parser.add_argument(
         "--train-eps",
-        default="0.1,0.2,0.3,0.3,0.3",
+        type=eps_list,
+        default=None,
         help="adversarial-training eps, or comma-separated eps stages of "
-        "--at-epochs each (a ramp; default 0.1,0.2,0.3,0.3,0.3)",
-    )
-    parser.add_argument("--train-steps", type=int, default=2, help="AT PGD steps")
-    parser.add_argument(
-        "--hardening-strength", type=float, default=0.3, help="eps_h of DAEkNN"
+        "--at-epochs each (a ramp; default "
+        f"{','.join(f'{e:g}' for e in m.train_eps_schedule)})",
     )
     parser.add_argument(
-        "--hardening-strength-wat", type=float, default=0.05, help="eps_h of WAT"
+        "--train-steps",
+        type=positive_int,
+        default=None,
+        help=f"AT PGD steps ({m.train_steps})",
     )
     parser.add_argument(
-        "--hardening-steps", type=int, default=2, help="hardening PGD steps"
+        "--hardening-strength",
+        type=non_negative_float,
+        default=None,
+        help=f"eps_h of DAEkNN ({m.hardening_strength:g})",
     )
-    parser.add_argument("--n-neighbors", type=int, default=5, help="k (5)")
+    parser.add_argument(
+        "--hardening-strength-wat",
+        type=non_negative_float,
+        default=None,
+        help=f"eps_h of WAT ({m.hardening_strength_wat:g})",
+    )
+    parser.add_argument(
+        "--hardening-steps",
+        type=positive_int,
+        default=None,
+        help=f"hardening PGD steps ({m.hardening_steps})",
+    )
+    parser.add_argument(
+        "--n-neighbors",
+        type=positive_int,
+        default=None,
+        help=f"k ({m.n_neighbors})",
+    )
     parser.add_argument(
         "--vote-layers",
-        default="block1,block2,block3",
-        help="comma-separated layers of the tables' vote (default: all three)",
+        type=name_list,
+        default=None,
+        help="comma-separated layers of the tables' vote (default: all three, "
+        f"{','.join(BLOCKS)})",
     )
     parser.add_argument(
-        "--weighting", default="softmax", choices=WEIGHTINGS, help="vote weighting"
+        "--weighting",
+        default=None,
+        choices=WEIGHTINGS,
+        help=f"vote weighting ({m.weighting})",
     )
     parser.add_argument("--no-sweep", action="store_true", help="skip Figure 3")
     parser.add_argument(
-        "--device", default="cpu", help="torch device of the networks (cpu)"
+        "--device", default=None, help=f"torch device of the networks ({m.device})"
     )
-    parser.add_argument("--name", default="mnist", help="output file stem (mnist)")
+    parser.add_argument("--name", default=None, help=f"output file stem ({m.name})")
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -185,49 +245,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress display")
 
 
+#: Options that set a config field of the same meaning: option -> field.
+_FIELDS = {
+    "seed": "seed",
+    "n_per_class": "n_per_class",
+    "n_test": "n_test",
+    "epochs": "epochs",
+    "at_epochs": "at_epochs",
+    "eps": "attack_eps",
+    "steps": "attack_steps",
+    "train_steps": "train_steps",
+    "hardening_strength": "hardening_strength",
+    "hardening_strength_wat": "hardening_strength_wat",
+    "hardening_steps": "hardening_steps",
+    "n_neighbors": "n_neighbors",
+    "weighting": "weighting",
+    "device": "device",
+    "name": "name",
+}
+
+
 def config_from_args(args: argparse.Namespace) -> PaperConfig:
-    """The configuration that ``benchmark mnist`` runs for parsed arguments."""
-    sizes: dict[str, Any] = dict(
-        n_per_class=args.n_per_class,
-        n_test=args.n_test,
-        epochs=args.epochs,
-        at_epochs=args.at_epochs,
-        hardening_steps=args.hardening_steps,
-        train_steps=args.train_steps,
-        sweep=not args.no_sweep,
-    )
-    if args.quick:
-        sizes.update(
-            n_per_class=10,
-            n_test=30,
-            epochs=1,
-            at_epochs=1,
-            hardening_steps=1,
-            train_steps=1,
-            sweep=True,
+    """The configuration that ``mnist`` runs for parsed arguments."""
+    changes = {
+        field: getattr(args, option)
+        for option, field in _FIELDS.items()
+        if getattr(args, option) is not None
+    }
+    if args.train_eps is not None:
+        schedule = tuple(args.train_eps)
+        changes.update(
+            train_eps=schedule[-1],
+            train_eps_schedule=schedule if len(schedule) > 1 else (),
         )
-    schedule = tuple(float(e) for e in str(args.train_eps).split(","))
-    config = mnist_config(
-        args.data,
-        attack_eps=args.eps,
-        attack_steps=1 if args.quick else args.steps,
-        train_eps=schedule[-1],
-        train_eps_schedule=schedule if len(schedule) > 1 and not args.quick else (),
-        hardening_strength=args.hardening_strength,
-        hardening_strength_wat=args.hardening_strength_wat,
-        n_neighbors=args.n_neighbors,
-        vote_layers=tuple(args.vote_layers.split(",")) if args.vote_layers else None,
-        weighting=args.weighting,
-        seed=args.seed,
-        name=args.name,
-        device=args.device,
-        **sizes,
-    )
+    if args.vote_layers is not None:
+        changes["vote_layers"] = args.vote_layers or None
+    if args.no_sweep:
+        changes.update(sweep_strengths=(), sweep_strengths_wat=())
     if args.quick:
-        config.sweep_strengths = (0.0, 0.3)
-        config.sweep_strengths_wat = (0.05,)
-        config.notes["scaled"] = "--quick smoke run: not a result"
-    return config
+        changes.update(QUICK, notes={"scaled": "--quick smoke run: not a result"})
+    return mnist_config(mnist_folder(args.data), **changes)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -238,10 +295,3 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         cache_dir=args.cache_dir,
         verbose=0 if args.quiet else 1,
     )
-
-
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """Entry point of the ``benchmarks/mnist.py`` script."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    add_arguments(parser)
-    return run(parser.parse_args(argv))

@@ -2,8 +2,8 @@
 growing synthetic data, PGD and adversarial-training throughput, and the cost
 of a grid search with a ``memory`` cache.
 
-``python -m sklearn_daeknn benchmark scale --help``; ``--quick`` runs a
-seconds-long smoke version (small data, exact index only).
+``python -m benchmarks scale --help``; ``--quick`` runs a seconds-long smoke
+version (small data, exact index only).
 
 Each part reports its own figures; the speed ratios (pynndescent versus exact
 search, channels_last versus the default layout, the grid search versus a
@@ -23,7 +23,6 @@ import multiprocessing
 import os
 import platform
 import resource
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -34,9 +33,17 @@ from typing import Any
 
 import numpy as np
 
-logger = logging.getLogger("sklearn_daeknn")
+from ._cli import (
+    DEFAULT_OUT,
+    MNIST_ENV,
+    UsageError,
+    check_out_dir,
+    make_out_dir,
+    non_negative_int,
+    positive_int,
+)
 
-DEFAULT_MNIST = "../shared/data/mnist"
+logger = logging.getLogger("benchmarks")
 
 # glibc's malloc returns large activation buffers to the OS after every batch
 # and faults them back in on the next (up to 46% system time): keep them.
@@ -46,6 +53,8 @@ _MALLOC_ENV = {
     "MALLOC_TOP_PAD_": str(2**28),
 }
 
+PARTS = ("mnist", "index", "compile", "pgd", "grid")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -53,49 +62,66 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--mnist",
-        default=DEFAULT_MNIST,
-        help=f"folder of the MNIST IDX files (default: {DEFAULT_MNIST}); the "
-        "MNIST part is skipped when it is absent",
+        default=None,
+        help="folder of the MNIST IDX files for the full-MNIST fit (default: the "
+        f"environment variable {MNIST_ENV}); without either, that part is skipped",
     )
     parser.add_argument(
         "--mnist-train",
-        type=int,
+        type=positive_int,
         default=60_000,
         help="training images for the MNIST fit (default: all 60000)",
     )
     parser.add_argument(
         "--mnist-test",
-        type=int,
+        type=positive_int,
         default=10_000,
         help="test images predicted after the MNIST fit (default: all 10000)",
     )
     parser.add_argument(
-        "--epochs", type=int, default=1, help="adversarial-training epochs (1)"
+        "--epochs",
+        type=non_negative_int,
+        default=1,
+        help="adversarial-training epochs (1)",
     )
     parser.add_argument(
-        "--train-steps", type=int, default=3, help="PGD steps of training (3)"
+        "--train-steps", type=positive_int, default=3, help="PGD steps of training (3)"
     )
     parser.add_argument(
-        "--hardening-steps", type=int, default=5, help="PGD steps of hardening (5)"
+        "--hardening-steps",
+        type=positive_int,
+        default=5,
+        help="PGD steps of hardening (5)",
     )
     parser.add_argument(
         "--sizes",
-        type=int,
+        type=positive_int,
         nargs="+",
         default=[10_000, 30_000, 60_000, 120_000],
         help="synthetic index sizes",
     )
-    parser.add_argument("--dim", type=int, default=1024, help="synthetic width")
-    parser.add_argument("--queries", type=int, default=10_000, help="queries")
-    parser.add_argument("-k", type=int, default=75, help="neighbours per query")
+    parser.add_argument(
+        "--dim", type=positive_int, default=1024, help="synthetic width (1024)"
+    )
+    parser.add_argument(
+        "--queries", type=positive_int, default=10_000, help="queries (10000)"
+    )
+    parser.add_argument(
+        "-k", type=positive_int, default=75, help="neighbours per query (75)"
+    )
     parser.add_argument(
         "--skip",
         nargs="*",
         default=[],
-        choices=["mnist", "index", "compile", "pgd", "grid"],
+        choices=PARTS,
         help="parts to leave out",
     )
-    parser.add_argument("--output", help="write the results as JSON here")
+    parser.add_argument(
+        "--out",
+        default=DEFAULT_OUT,
+        help=f"folder of the results, scale.json (default {DEFAULT_OUT}; the "
+        "committed page: --out docs/results)",
+    )
 
 
 # ---------------------------------------------------------------- helpers
@@ -116,15 +142,6 @@ def _tune_malloc() -> bool:
 def _peak_rss_gib() -> float:
     """Peak resident memory of this process so far (Linux: KiB units)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-
-
-@contextmanager
-def _timer(store: dict, name: str):
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        store[name] = store.get(name, 0.0) + time.perf_counter() - start
 
 
 def _growth(sizes: list[int], times: list[float]) -> float | None:
@@ -205,7 +222,7 @@ def _plain_torch_knn(data: np.ndarray, queries: np.ndarray, k: int) -> np.ndarra
 def bench_index(args: argparse.Namespace, quick: bool) -> dict[str, Any]:
     from sklearn.neighbors import NearestNeighbors
 
-    from sklearn_daeknn._index import ExactIndex, NNDescentIndex
+    from sklearn_daeknn import ExactIndex, NNDescentIndex
 
     rows = []
     k = args.k
@@ -262,7 +279,7 @@ def bench_compile() -> dict[str, Any]:
     """Time a small pynndescent build in two fresh processes."""
     code = (
         "import time; t = time.perf_counter(); "
-        "import numpy as np; from sklearn_daeknn._index import NNDescentIndex, "
+        "import numpy as np; from sklearn_daeknn import NNDescentIndex, "
         "numba_cache_dir; "
         "x = np.random.RandomState(0).rand(2000, 16).astype(np.float32); "
         "NNDescentIndex(x).query(x[:10], 5); "
@@ -327,8 +344,7 @@ def bench_pgd(quick: bool) -> dict[str, Any]:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from sklearn_daeknn import MNISTCNN, SmallCNN, pgd_perturb
-    from sklearn_daeknn._training import AdversarialNetClassifier
+    from sklearn_daeknn import MNISTCNN, AdversarialNetClassifier, SmallCNN, pgd_perturb
 
     torch.manual_seed(0)
     shape = (1, 8, 8) if quick else (1, 28, 28)
@@ -457,11 +473,92 @@ def bench_grid(args: argparse.Namespace, quick: bool) -> dict[str, Any]:
 # ------------------------------------------------------------------ MNIST
 
 
-def _has_mnist(folder: str) -> bool:
-    return (
+def _has_mnist(folder: str | None) -> bool:
+    return folder is not None and (
         Path(folder, "train-labels-idx1-ubyte.gz").exists()
         or Path(folder, "train-labels-idx1-ubyte").exists()
     )
+
+
+#: The fit's stages, by how the INFO record that starts each one begins.
+FIT_STAGES = (
+    ("training", "training"),
+    ("making hardening", "hardening"),
+    ("building", "indexes"),
+)
+
+
+class StageTimer(logging.Handler):
+    """Time and peak RSS of a fit's stages, read from the records it logs.
+
+    A fit logs one INFO record as each stage starts ("training the network
+    ...", "making hardening data ...", "building ... indexes ..."); a stage
+    lasts from its first record to the first record of another stage, or
+    to :meth:`stop`. The layer features have no record of their own: the
+    benign set's count in ``hardening`` (``training`` without hardening
+    data), the hardening set's in ``indexes``. Records that start no stage
+    (pynndescent's, the cache's, an epoch table) are ignored.
+
+    Examples
+    --------
+    >>> timer = StageTimer()
+    >>> for message in ("training the network", "epoch 1", "building indexes"):
+    ...     timer.handle(logging.makeLogRecord({"msg": message, "levelno": 20}))
+    True
+    True
+    True
+    >>> timer.stop()
+    >>> list(timer.seconds), list(timer.peak_rss_gib)
+    (['training', 'indexes'], ['training', 'indexes'])
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.seconds: dict[str, float] = {}
+        self.peak_rss_gib: dict[str, float] = {}
+        self._current: tuple[str, float] | None = None
+
+    @staticmethod
+    def stage_of(message: str) -> str | None:
+        """The stage a record's message starts, if any."""
+        text = message.lstrip().lower()
+        for start, stage in FIT_STAGES:
+            if text.startswith(start):
+                return stage
+        return None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        stage = self.stage_of(record.getMessage())
+        if stage is not None and (self._current is None or stage != self._current[0]):
+            self.stop()
+            self._current = (stage, time.perf_counter())
+
+    def stop(self) -> None:
+        """End the current stage (at the end of the fit)."""
+        if self._current is not None:
+            stage, start = self._current
+            self.seconds[stage] = (
+                self.seconds.get(stage, 0.0) + time.perf_counter() - start
+            )
+            self.peak_rss_gib[stage] = _peak_rss_gib()
+            self._current = None
+
+
+@contextmanager
+def fit_stages(name: str = "sklearn_daeknn"):
+    """A :class:`StageTimer` on the library's logger for the ``with`` block."""
+    log = logging.getLogger(name)
+    timer = StageTimer()
+    level = log.level
+    if not log.isEnabledFor(logging.INFO):
+        log.setLevel(logging.INFO)
+    log.addHandler(timer)
+    try:
+        yield timer
+    finally:
+        timer.stop()
+        log.removeHandler(timer)
+        log.setLevel(level)
 
 
 def _mnist_fit(
@@ -474,37 +571,15 @@ def _mnist_fit(
 ) -> dict:
     """Fit and predict on MNIST; runs in a fresh process to measure its RSS."""
     _tune_malloc()
-    import sklearn_daeknn._classifier as clf_module
-    from sklearn_daeknn import MNISTCNN, DAEkNNClassifier
-    from sklearn_daeknn._index import ExactIndex
+    from sklearn_daeknn import MNISTCNN, DAEkNNClassifier, ExactIndex
     from sklearn_daeknn.datasets import load_mnist
 
-    times: dict[str, float] = {}
     rss: dict[str, float] = {}
     X, y = load_mnist(folder, subset="train")
     X, y = X[:n_train], y[:n_train]
     X_test, y_test = load_mnist(folder, subset="test", n_samples=n_test)
-    rss["after_loading"] = _peak_rss_gib()
+    rss["loading"] = _peak_rss_gib()
 
-    # Attribute the time of fit to its stages by timing the methods it calls.
-    originals = {}
-
-    def timed(owner: Any, name: str, stage: str) -> None:
-        original = getattr(owner, name)
-        originals[(owner, name)] = original
-
-        def wrapper(*a: Any, **kw: Any) -> Any:
-            with _timer(times, stage):
-                result = original(*a, **kw)
-            rss[f"after_{stage}"] = _peak_rss_gib()
-            return result
-
-        setattr(owner, name, wrapper)
-
-    timed(DAEkNNClassifier, "_train_network", "training")
-    timed(DAEkNNClassifier, "_make_hardening_data", "hardening")
-    timed(DAEkNNClassifier, "_features", "features")
-    timed(clf_module, "build_index", "index")
     est = DAEkNNClassifier(
         MNISTCNN,
         input_shape=(1, 28, 28),
@@ -518,10 +593,10 @@ def _mnist_fit(
         random_state=0,
     )
     start = time.perf_counter()
-    est.fit(X, y)
+    with fit_stages() as stages:
+        est.fit(X, y)
     fit_s = time.perf_counter() - start
-    for (owner, name), original in originals.items():
-        setattr(owner, name, original)
+    rss.update(stages.peak_rss_gib)
     out: dict[str, Any] = {
         "n_train": len(X),
         "indexed_points_per_layer": len(X) * (1 + (est.hardening_indexes_ is not None)),
@@ -531,8 +606,10 @@ def _mnist_fit(
         "train_steps": train_steps,
         "hardening_steps": hardening_steps,
         "fit_s": fit_s,
-        "fit_stage_s": dict(times),
-        "peak_rss_gib_after": dict(rss),
+        "fit_stage_s": dict(stages.seconds),
+        "fit_stages": "from one INFO record of the fit to the next: 'hardening' "
+        "includes the benign set's layer features, 'indexes' the hardening set's",
+        "peak_rss_gib_after": rss,
     }
     start = time.perf_counter()
     pred = est.predict(X_test)
@@ -556,8 +633,12 @@ def _mnist_fit(
 
 
 def bench_mnist(args: argparse.Namespace) -> dict[str, Any] | None:
-    if not _has_mnist(args.mnist):
-        print(f"  no MNIST files in {args.mnist}: skipped", flush=True)
+    if args.mnist is None:
+        print(
+            f"  no MNIST folder (--mnist, or the environment variable {MNIST_ENV}): "
+            "skipped",
+            flush=True,
+        )
         return None
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
@@ -579,19 +660,27 @@ def bench_mnist(args: argparse.Namespace) -> dict[str, Any] | None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    out_dir = check_out_dir(args.out)
+    args.mnist = args.mnist or os.environ.get(MNIST_ENV) or None
     quick = args.quick
     if quick:
         args.sizes = [s for s in args.sizes if s <= 4000] or [2000, 4000]
         args.dim, args.queries, args.k = min(args.dim, 64), min(args.queries, 500), 10
         args.skip = sorted({*args.skip, "mnist", "compile"})
+    if (
+        "mnist" not in args.skip
+        and args.mnist is not None
+        and not _has_mnist(args.mnist)
+    ):
+        raise UsageError(
+            f"--mnist {args.mnist!r}: no MNIST IDX files there "
+            "(train-labels-idx1-ubyte, raw or .gz)"
+        )
     malloc_tuned = _tune_malloc()
     import torch
 
     results: dict[str, Any] = {
-        "command": "python -m sklearn_daeknn benchmark scale "
-        + shlex.join(
-            sys.argv[sys.argv.index("scale") + 1 :] if "scale" in sys.argv else []
-        ),
+        "command": getattr(args, "command_line", None) or "python -m benchmarks scale",
         "quick": quick,
         "hardware": {
             "cpu_count": os.cpu_count(),
@@ -655,8 +744,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if key in results
     }
     print("summary:", _fmt_row(summary), flush=True)
-    if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(json.dumps(results, indent=2, default=float))
-        print(f"wrote {args.output}")
+    path = make_out_dir(out_dir) / "scale.json"
+    path.write_text(json.dumps(results, indent=2, default=float))
+    print(f"wrote {path}")
     return results
