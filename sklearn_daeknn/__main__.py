@@ -13,6 +13,8 @@ import sys
 from . import _demo
 from ._version import __version__
 
+__all__ = ["COMMANDS", "build_parser", "main", "with_command"]
+
 # name -> (module with add_arguments(parser) and run(args), one-line help)
 COMMANDS = {
     "demo": (_demo, "KNN, CNN, AT-CNN, DkNN and DAEkNN on the bundled digits"),

@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LIBRARY = "sklearn_daeknn"
 BENCHMARKS = "benchmarks"
 #: The library's public submodules; everything else under it is private.
-PUBLIC_SUBMODULES = ("datasets", "plotting")
+#: ``__main__`` is the command line's (``[project.scripts]`` names it).
+PUBLIC_SUBMODULES = ("datasets", "plotting", "__main__")
 
 
 def _module_files(package: str) -> dict[str, Path]:

@@ -53,8 +53,9 @@ def fitted_digits(digits_split):
     return DAEkNNClassifier(
         input_shape=(1, 8, 8),
         clip=(0.0, 1.0),
-        max_epochs=4,
-        train_steps=3,
+        max_epochs=2,
+        train_steps=1,
+        hardening_steps=2,
         hardening_strength=0.1,
         train_eps=0.1,
         random_state=0,
