@@ -12,7 +12,11 @@ from __future__ import annotations
 import argparse
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 #: Where a run writes when ``--out`` is not given: not the committed pages.
 DEFAULT_OUT = "benchmark-results"
@@ -199,7 +203,7 @@ def mnist_folder(data: str | None) -> str:
     return folder
 
 
-def read_data(what: str, folder: object, load: object) -> object:
+def read_data(what: str, folder: object, load: Callable[[], T]) -> T:
     """Call ``load()``; a missing or malformed data file is a ``UsageError``.
 
     Examples
@@ -208,7 +212,7 @@ def read_data(what: str, folder: object, load: object) -> object:
     42
     """
     try:
-        return load()  # type: ignore[operator]
+        return load()
     except (OSError, ValueError, EOFError) as exc:
         raise UsageError(
             f"cannot read the {what} data in {str(folder)!r}: {exc}"
