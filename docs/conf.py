@@ -121,24 +121,31 @@ html_show_sourcelink = False
 
 
 def write_cli_help() -> None:
-    """Write the ``--help`` text of every command to ``docs/_cli/*.txt``."""
+    """Write the ``--help`` text of every command to ``docs/_cli/*.txt``.
+
+    ``main*.txt``: ``python -m sklearn_daeknn``; ``benchmarks*.txt``:
+    ``python -m benchmarks`` (the repository's ``benchmarks/`` folder).
+    """
     import contextlib
     import io
 
+    from benchmarks import __main__ as bench_cli
     from sklearn_daeknn import __main__ as cli
-    from sklearn_daeknn import benchmarks
 
-    commands = [[], *([name] for name in cli.COMMANDS)]
-    commands += [["benchmark", name] for name in benchmarks.BENCHMARKS]
+    programs = [("main", cli.main, [[], *([name] for name in cli.COMMANDS)])]
+    programs.append(
+        ("benchmarks", bench_cli.main, [[], *([n] for n in bench_cli.BENCHMARKS)])
+    )
     out_dir = DOCS / "_cli"
     out_dir.mkdir(exist_ok=True)
     os.environ["COLUMNS"] = "80"
-    for command in commands:
-        buffer = io.StringIO()
-        with contextlib.redirect_stdout(buffer), contextlib.suppress(SystemExit):
-            cli.main([*command, "--help"])
-        name = "-".join(["main", *command])
-        (out_dir / f"{name}.txt").write_text(buffer.getvalue())
+    for stem, main, commands in programs:
+        for command in commands:
+            buffer = io.StringIO()
+            with contextlib.redirect_stdout(buffer), contextlib.suppress(SystemExit):
+                main([*command, "--help"])
+            name = "-".join([stem, *command])
+            (out_dir / f"{name}.txt").write_text(buffer.getvalue())
 
 
 def skip_member(app, what, name, obj, skip, options):

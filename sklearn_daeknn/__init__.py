@@ -20,8 +20,15 @@ from ._evaluation import (
     vote_scores,
 )
 from ._features import LayerReducer
-from ._index import ExactIndex, NNDescentIndex, build_index
-from ._networks import MLP, MNISTCNN, VGG16, SmallCNN, default_knn_layers
+from ._index import ExactIndex, NNDescentIndex, build_index, numba_cache_dir
+from ._networks import (
+    MLP,
+    MNISTCNN,
+    VGG16,
+    VGG16_BLOCKS,
+    SmallCNN,
+    default_knn_layers,
+)
 from ._training import AdversarialNetClassifier
 from ._version import __version__
 from ._vote import WEIGHTINGS, class_fractions, joint_vote, vote_weights
@@ -31,6 +38,7 @@ __all__ = [
     "MNISTCNN",
     "PGD",
     "VGG16",
+    "VGG16_BLOCKS",
     "WEIGHTINGS",
     "AdversarialNetClassifier",
     "DAEkNNClassifier",
@@ -53,6 +61,7 @@ __all__ = [
     "joint_vote",
     "make_robustness_scorer",
     "nonconformity",
+    "numba_cache_dir",
     "per_layer_scores",
     "pgd_perturb",
     "refit_knn",

@@ -1,10 +1,8 @@
-"""Beyond one process: a grid search on a Dask cluster, ``device='cuda'``, and
-the scale benchmark's quick mode."""
+"""Beyond one process: a grid search on a Dask cluster, ``device='cuda'``.
+
+The scale benchmark's own tests are in ``benchmarks/tests/test_scale.py``."""
 
 from __future__ import annotations
-
-import argparse
-import json
 
 import joblib
 import numpy as np
@@ -13,7 +11,6 @@ import torch
 from sklearn.model_selection import GridSearchCV
 
 from sklearn_daeknn import DAEkNNClassifier
-from sklearn_daeknn.benchmarks import scale
 
 from .conftest import FAST
 
@@ -81,27 +78,3 @@ def test_device_cuda_without_gpu_is_a_clear_error(tiny, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(ValueError, match="device='cuda'.*is_available"):
         DAEkNNClassifier(**FAST, device="cuda").fit(X, y)
-
-
-def test_scale_benchmark_quick(tmp_path, capsys):
-    parser = argparse.ArgumentParser()
-    scale.add_arguments(parser)
-    output = tmp_path / "scale.json"
-    args = parser.parse_args(["--quick", "--skip", "pgd", "--output", str(output)])
-    results = scale.run(args)
-    saved = json.loads(output.read_text())
-    for key in ("recall", "speedup_vs_exact", "grid_cost_ratio", "peak_rss_gib"):
-        assert key in saved
-    assert 0 < saved["grid_cost_ratio"] < 10
-    rows = results["index"]["rows"]
-    assert [row["n"] for row in rows] == [2000, 4000]
-    assert "nndescent_build_s" not in rows[0]  # quick mode: exact index only
-    assert rows[-1]["sklearn_brute_query_s"] > 0
-    assert "summary:" in capsys.readouterr().out
-
-
-def test_scale_benchmark_pgd_quick():
-    out = scale.bench_pgd(quick=True)
-    assert out["pgd10_images_per_s_contiguous"] > 0
-    assert 0 < out["pgd10_fraction_of_matmul_channels_last"] < 2
-    assert out["at_epoch_images_per_s"] > 0

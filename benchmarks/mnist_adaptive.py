@@ -1,46 +1,41 @@
 """The adaptive attack and DkNN credibility on the MNIST benchmark's models.
 
-``python -m sklearn_daeknn benchmark mnist-adaptive`` takes the options of
-``benchmark mnist``; with the same options and ``--cache-dir`` it loads the
-fitted models and the transfer adversarial inputs of an earlier
-``benchmark mnist`` run (otherwise it fits them) and runs only the
-``adaptive`` and ``credibility`` steps of
-:mod:`sklearn_daeknn.benchmarks.adaptive`. It writes
-``<name>_adaptive.json``, ``<name>_adaptive_credibility.png`` and the
-Markdown page ``<name>_adaptive.md`` to ``--out``.
+``python -m benchmarks mnist-adaptive`` takes the options of ``mnist``; with
+the same options and ``--cache-dir`` it loads the fitted models and the
+transfer adversarial inputs of an earlier ``mnist`` run (otherwise it fits
+them) and runs only the ``adaptive`` and ``credibility`` steps of
+:mod:`benchmarks._adaptive`. It writes ``<name>_adaptive.json``,
+``<name>_adaptive_credibility.png`` and the Markdown page
+``<name>_adaptive.md`` to ``--out``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shlex
-import sys
 import tempfile
 import time
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
-from .._vote import WEIGHTINGS
-from . import mnist
-from .adaptive import (
-    evaluate_adaptive,
-    evaluate_credibility,
-    markdown_adaptive,
-    print_adaptive,
-    save_adaptive_figures,
-)
-from .paper import run_paper_benchmark
+from sklearn_daeknn import WEIGHTINGS
 
-__all__ = ["add_arguments", "run"]
+from . import mnist
+from ._adaptive import evaluate_adaptive, evaluate_credibility
+from ._cli import check_out_dir, make_out_dir, name_list, positive_int
+from ._protocol import ADAPTIVE_ROWS, CREDIBILITY_ROWS
+from ._reports import markdown_adaptive, print_adaptive, save_adaptive_figures
+from ._runner import run_paper_benchmark
+
+__all__ = ["add_arguments", "config_from_args", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``benchmark mnist``, plus the adaptive attack's steps."""
+    """The options of ``mnist``, plus the adaptive attack's steps."""
     mnist.add_arguments(parser)
     parser.add_argument(
         "--adaptive-steps",
-        type=int,
+        type=positive_int,
         default=None,
         help="steps of the adaptive attack (default: twice --steps)",
     )
@@ -51,10 +46,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="vote weighting of the evaluated models (default: the one they "
         "were fitted with); the outputs get the suffix _WEIGHTING",
     )
+    rows = ",".join(dict.fromkeys((*ADAPTIVE_ROWS, *CREDIBILITY_ROWS)))
     parser.add_argument(
         "--rows",
+        type=name_list,
         default=None,
-        help="comma-separated rows to evaluate (default DkNN,DAEkNN-WAD,DAEkNN)",
+        help=f"comma-separated rows to evaluate (default {rows})",
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    """The ``mnist`` configuration of the arguments, with the adaptive options."""
+    return replace(
+        mnist.config_from_args(args),
+        adaptive_steps=args.adaptive_steps,
+        adaptive_weighting=args.adaptive_weighting,
+        adaptive_rows=tuple(args.rows) if args.rows else None,
     )
 
 
@@ -91,11 +98,8 @@ def _page(results: dict[str, Any], command: str) -> str:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the two steps on the MNIST models; write JSON, PNG and page."""
     start = time.perf_counter()
-    config = mnist.config_from_args(args)
-    # Extra attributes read by the steps of benchmarks/adaptive.py.
-    config.adaptive_steps = args.adaptive_steps
-    config.adaptive_weighting = args.adaptive_weighting
-    config.adaptive_rows = tuple(args.rows.split(",")) if args.rows else None
+    config = config_from_args(args)
+    check_out_dir(args.out)
     verbose = 0 if args.quiet else 1
     steps = [("adaptive", evaluate_adaptive), ("credibility", evaluate_credibility)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -125,11 +129,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "timings": paper["timings"],
         "wall_time_s": round(time.perf_counter() - start, 1),
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_out_dir(args.out)
     (out / f"{name}.json").write_text(json.dumps(results, indent=1) + "\n")
     save_adaptive_figures(results, out)
-    command = "python -m sklearn_daeknn " + shlex.join(sys.argv[1:])
+    command = (
+        getattr(args, "command_line", None) or "python -m benchmarks mnist-adaptive"
+    )
     (out / f"{name}.md").write_text(_page(results, command))
     if verbose:
         print_adaptive(results)

@@ -10,10 +10,11 @@ import pytest
 import torch
 from torch import nn
 
+from benchmarks import cifar10 as bench
+from benchmarks.__main__ import BENCHMARKS, parse
+from benchmarks._cli import UsageError
+from benchmarks._protocol import ROWS, TABLE_II
 from sklearn_daeknn import VGG16
-from sklearn_daeknn.benchmarks import BENCHMARKS
-from sklearn_daeknn.benchmarks import cifar10 as bench
-from sklearn_daeknn.benchmarks.paper import ROWS, TABLE_II
 from sklearn_daeknn.datasets import load_cifar10
 
 BLOCKS = ["block1", "block2", "block3", "block4", "block5"]
@@ -40,19 +41,21 @@ def fake_cifar(tmp_path_factory):
     return folder
 
 
+def _run(*argv):
+    return bench.run(parse(["cifar10", *argv]))
+
+
 @pytest.fixture(scope="module")
 def smoke(fake_cifar, tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
     threads = torch.get_num_threads()
-    results = bench.main(
-        ["--smoke", "--data", str(fake_cifar), "--out", str(out), "--quiet"]
-    )
+    results = _run("--smoke", "--data", str(fake_cifar), "--out", str(out), "--quiet")
     assert torch.get_num_threads() == threads  # restored
     return results, out
 
 
 def test_registered():
-    assert BENCHMARKS["cifar10"][0] == "sklearn_daeknn.benchmarks.cifar10"
+    assert BENCHMARKS["cifar10"][0] == "benchmarks.cifar10"
 
 
 def test_paper_config():
@@ -90,7 +93,8 @@ def test_smoke_run_end_to_end(smoke, fake_cifar):
     assert config["device"] == "cpu" and config["epochs"] == config["at_epochs"] == 1
     assert "not a result" in saved["notes"]["smoke"]
     assert "no GPU" in saved["notes"]["hardware"]
-    assert str(fake_cifar) in config["loader"]
+    assert config["data"] == str(fake_cifar)
+    assert config["loader"] == "load_cifar10_split"
     for suffix in ("table1", "table2", "layers", "hardening"):
         assert (out / f"cifar10-smoke_{suffix}.png").stat().st_size > 1000
     assert results["DAEkNN"]["SA"] == saved["DAEkNN"]["SA"]
@@ -100,12 +104,12 @@ def test_smoke_without_data_uses_random_cifar_files(monkeypatch, capsys):
     seen = {}
 
     def fake_run(config, out, **kwargs):
-        seen["data"] = config.loader()  # the temporary folder still exists
+        seen["data"] = config.loader(config)  # the temporary folder still exists
         seen["notes"] = config.notes
         return {}
 
     monkeypatch.setattr(bench, "run_paper_benchmark", fake_run)
-    bench.main(["--smoke", "--quiet"])
+    _run("--smoke", "--quiet")
     X_train, y_train, X_test, y_test = seen["data"]
     assert X_train.shape == (200, 3072) and X_test.shape == (50, 3072)
     assert np.bincount(y_train).tolist() == [20] * 10
@@ -122,12 +126,12 @@ def test_write_fake_cifar10(tmp_path):
 
 
 def test_full_run_needs_data_and_a_gpu(fake_cifar):
-    with pytest.raises(SystemExit, match="--data FOLDER is required"):
-        bench.main([])
+    with pytest.raises(UsageError, match="--data FOLDER is required"):
+        _run()
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
-    with pytest.raises(SystemExit, match="no CUDA GPU is visible"):
-        bench.main(["--data", str(fake_cifar)])
+    with pytest.raises(UsageError, match="no CUDA GPU is visible"):
+        _run("--data", str(fake_cifar))
 
 
 @pytest.mark.parametrize("width", [1.0, 0.125])
@@ -149,7 +153,7 @@ def test_vgg16_macs_matches_the_network(width):
 
 
 def test_estimate(capsys):
-    work = bench.main(["--estimate"])
+    work = _run("--estimate")
     forward = 2 * bench.vgg16_macs()
     assert work["adversarial training"] == 30 * 50_000 * (2 * 7 + 3) * forward
     assert work["test attacks"] == 2 * 10_000 * 2 * 20 * forward
@@ -160,5 +164,14 @@ def test_estimate(capsys):
     out = capsys.readouterr().out
     assert "50000 training and 10000 test images" in out
     assert "h at 10 TFLOP/s" in out
-    smoke = bench.main(["--estimate", "--smoke"])
+    smoke = _run("--estimate", "--smoke")
     assert smoke["network"] < work["network"] / 1e4
+
+
+def test_smoke_is_a_variant_of_the_paper_config(tmp_path):
+    config = bench.config_from_args(parse(["cifar10", "--smoke", "--width", "0.25"]))
+    assert config.module_params == {"width": 0.25}  # the option wins over SMOKE
+    assert config.name == "cifar10-smoke" and config.device == "cpu"
+    assert config.epochs == 1 and config.attack_eps == bench.CIFAR10.attack_eps
+    assert "not a result" in config.notes["smoke"]
+    assert "width 0.25" in config.notes["setting"]
