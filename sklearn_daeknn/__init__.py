@@ -22,6 +22,7 @@ from ._evaluation import (
 from ._features import LayerReducer
 from ._index import ExactIndex, NNDescentIndex, build_index
 from ._networks import MLP, MNISTCNN, VGG16, SmallCNN, default_knn_layers
+from ._persistence import InconsistentVersionWarning
 from ._training import AdversarialNetClassifier
 from ._version import __version__
 from ._vote import WEIGHTINGS, class_fractions, joint_vote, vote_weights
@@ -35,6 +36,7 @@ __all__ = [
     "AdversarialNetClassifier",
     "DAEkNNClassifier",
     "ExactIndex",
+    "InconsistentVersionWarning",
     "KNNAdaptiveAttack",
     "LayerReducer",
     "NNDescentIndex",
