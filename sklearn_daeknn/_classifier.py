@@ -454,7 +454,7 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         if len(classes) < 2:
             raise ValueError(
                 "DAEkNNClassifier needs samples of at least 2 classes; got 1 class "
-                f"({classes[0]!r})."
+                f"({classes.tolist()[0]!r})."
             )
         if self.n_neighbors > len(X):
             raise ValueError(
