@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+import time
 import warnings
 from unittest import mock
 
@@ -511,32 +512,47 @@ def test_prediction_writes_nothing_to_the_estimator(fitted, blobs, monkeypatch):
         nn.Module, "train", lambda self, mode=True: modes.append(mode) or self
     )
     X = blobs[0]
+    rng = torch.get_rng_state()
     fitted.predict_proba(X)
     fitted.predict(X)
     fitted.layer_features(X)
     assert writes == []
     assert modes == []  # nor switches its shared network's mode
     assert not fitted.net_.module_.training
+    assert torch.equal(torch.get_rng_state(), rng)  # nor draws from torch's RNG
 
 
 # ------------------------------------------------------------------- threads
 
 
+class SlowDropout(nn.Module):
+    """Dropout, and a forward slow enough that concurrent calls overlap."""
+
+    def __init__(self, input_shape, n_classes):
+        super().__init__()
+        self.hidden = nn.Sequential(nn.Linear(input_shape[0], 32), nn.Dropout(0.5))
+        self.out = nn.Linear(32, n_classes)
+
+    def forward(self, x):
+        time.sleep(0.002)  # releases the GIL, as a large network's kernels do
+        return self.out(torch.relu(self.hidden(x)))
+
+
 @pytest.fixture(scope="module")
 def dropout_model(blobs):
     # With dropout, a network switched to training mode by another thread's
-    # call predicts differently: the race shows in the probabilities. (The
-    # same with pynndescent indexes: tests/test_index.py, which pays for
-    # numba's compilation anyway.)
+    # call predicts differently: the race shows in the results. (The same
+    # with pynndescent indexes: tests/test_index.py, which pays for numba's
+    # compilation anyway.)
     X, y = blobs
-    params = dict(TINY, module_params=dict(hidden_sizes=(32, 32), dropout=0.5))
-    return DAEkNNClassifier(**params, index="exact").fit(X, y)
+    return DAEkNNClassifier(SlowDropout, **TINY_NET, index="exact").fit(X, y)
 
 
 @pytest.mark.parametrize("method", ["predict_proba", "predict", "layer_features"])
 def test_concurrent_predictions_equal_serial_ones(dropout_model, blobs, method):
-    X = np.tile(blobs[0], (4, 1))
-    assert_concurrent_calls_equal_serial(getattr(dropout_model, method), X)
+    clf = copy.deepcopy(dropout_model)  # as fit left it, whatever ran before
+    X = np.tile(blobs[0], (12, 1))  # 5 batches: long enough calls to overlap
+    assert_concurrent_calls_equal_serial(getattr(clf, method), X)
 
 
 # ------------------------------------------------------------ extreme values
