@@ -321,7 +321,7 @@ def test_predict_memory_does_not_grow_with_the_samples(fitted_daeknn, digits):
     # network's activations are torch's, per batch whatever the chunk.
     clf = fitted_daeknn
     per_row = 4 * sum(r.n_features for r in clf.layer_reducers_)
-    budget = 512 * per_row  # chunks of 512 rows
+    budget = 256 * per_row  # chunks of one feature batch, 256 rows
 
     def extra_peak(n):
         X = np.tile(digits[2], (n // len(digits[2]) + 1, 1))[:n]
@@ -334,6 +334,6 @@ def test_predict_memory_does_not_grow_with_the_samples(fitted_daeknn, digits):
         return peak - n * len(clf.classes_) * 8  # less the returned probabilities
 
     with mock.patch.object(classifier_module, "PREDICT_CHUNK_BYTES", budget):
-        small, large = extra_peak(1024), extra_peak(8192)
+        small, large = extra_peak(512), extra_peak(4096)
     assert small > 0.5 * budget  # a chunk's features are what it holds
     assert large < 1.25 * small  # 8x the rows, not 8x the memory
