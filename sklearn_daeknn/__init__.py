@@ -29,6 +29,7 @@ from ._networks import (
     SmallCNN,
     default_knn_layers,
 )
+from ._persistence import InconsistentVersionWarning
 from ._training import AdversarialNetClassifier
 from ._version import __version__
 from ._vote import WEIGHTINGS, class_fractions, joint_vote, vote_weights
@@ -43,6 +44,7 @@ __all__ = [
     "AdversarialNetClassifier",
     "DAEkNNClassifier",
     "ExactIndex",
+    "InconsistentVersionWarning",
     "KNNAdaptiveAttack",
     "LayerReducer",
     "NNDescentIndex",

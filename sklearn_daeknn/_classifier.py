@@ -9,13 +9,19 @@ import logging
 import threading
 from collections.abc import Iterator
 from numbers import Integral, Real
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNetClassifier
@@ -24,16 +30,49 @@ from torch import nn
 from ._attack import PGD
 from ._cache import cached_stage
 from ._conformal import conformal_pvalues, credibility_confidence, nonconformity
-from ._features import check_layers, extract_layer_features
-from ._index import build_index
+from ._features import (
+    LayerReducer,
+    check_layer_outputs,
+    check_layers,
+    extract_layer_features,
+)
+from ._index import build_index, resolve_index_kind
 from ._networks import MLP, SmallCNN, default_knn_layers
-from ._training import AdversarialNetClassifier, EpochProgress
+from ._persistence import check_state_version, versioned_state
+from ._training import (
+    EpochProgress,
+    FitInterrupted,
+    InterruptibleAdversarialNetClassifier,
+    InterruptibleNetClassifier,
+    NoOptimizer,
+    log_epoch,
+    single_sample_batch_fails,
+)
 from ._validation import check_box, check_clip, check_input_shape
 from ._vote import WEIGHTINGS, joint_vote
 
-__all__ = ["DAEkNNClassifier"]
+__all__ = ["PREDICT_CHUNK_BYTES", "DAEkNNClassifier"]
 
 logger = logging.getLogger("sklearn_daeknn")
+
+#: Bytes of layer features (float32, all kNN layers together) that
+#: ``predict_proba`` and the methods built on it hold at once: ``X`` is
+#: processed in chunks of that many rows (rounded down to whole feature
+#: batches, at least one), so that their peak memory does not grow with the
+#: number of samples. An exact search adds its own bounded distance block
+#: (:data:`sklearn_daeknn._index._BLOCK_BYTES`) on top.
+PREDICT_CHUNK_BYTES = 64 * 2**20
+
+#: The parameters that prediction reads, validated there too: ``set_params``
+#: after ``fit`` must not bypass the constraints that ``fit`` checks.
+_PREDICT_PARAMS = (
+    "n_neighbors",
+    "weighting",
+    "temperature",
+    "clip",
+    "batch_size",
+    "verbose",
+)
 
 # torch has one global RNG per process, shared by fits running in parallel
 # threads (joblib's threading or Dask backends). Every seeding, restoring and
@@ -59,6 +98,28 @@ def _seeded_global_rng(seed: int) -> Iterator[None]:
     finally:
         with _GLOBAL_RNG_LOCK:
             torch.set_rng_state(state)
+
+
+def _probe_input(module: nn.Module, shape: tuple[int, ...]) -> torch.Tensor:
+    """Two zero samples of ``shape``, on the device of ``module``'s parameters."""
+    param = next(module.parameters(), None)
+    return torch.zeros(2, *shape, device=None if param is None else param.device)
+
+
+def _trainable(module: nn.Module) -> bool:
+    return any(p.requires_grad for p in module.parameters())
+
+
+def _construct(cls: type, given: dict[str, Any], params: dict[str, Any]) -> nn.Module:
+    """``cls(**given, **params)``, its failure a ``ValueError`` naming both."""
+    kwargs = {**given, **params}
+    try:
+        return cls(**kwargs)
+    except Exception as exc:
+        raise ValueError(
+            f"Cannot build the network {cls.__name__}(**{kwargs!r}) from "
+            f"module_params={params!r}: {type(exc).__name__}: {exc}."
+        ) from exc
 
 
 class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
@@ -128,7 +189,9 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         outputs randomly projected (seeded). ``None`` keeps all features.
     clip : (float, float) or None, default=None
         The box the inputs live in (``(0.0, 1.0)`` for images). Inputs
-        outside it are rejected and attacks stay inside it. ``None``: no box.
+        outside it are rejected and attacks stay inside it, both in float32,
+        the precision the network sees (so ``clip=(X.min(), X.max())`` holds
+        float64 ``X``). ``None``: no box.
     calibration_size : int or float, default=0
         Samples held out of ``fit`` (network, hardening data and indexes) to
         calibrate DkNN's conformal p-values, as a count (int) or a fraction of
@@ -140,11 +203,16 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
     lr : float, default=1e-3
         Adam learning rate.
     batch_size : int, default=128
-        Batch size for training, attacks and feature extraction.
+        Batch size for training, attacks and feature extraction. When the
+        network has batch norm layers that would see one value per channel
+        in a last training batch of one sample (which they cannot
+        normalise), that sample is left out of each epoch (skorch's
+        ``iterator_train__drop_last``); ``batch_size=1`` is then an error.
     module_params : dict, default=None
         Keyword arguments for the ``module`` class.
     device : str, default='cpu'
-        Torch device, passed to skorch and torch (e.g. ``'cuda'``).
+        Torch device, passed to skorch and torch (e.g. ``'cuda'``); one this
+        machine does not have (or ``'meta'``) is a ``ValueError`` at ``fit``.
     random_state : int, RandomState instance or None, default=None
         Seeds the network's initialisation and training, the attacks, the
         random projections and the index construction.
@@ -156,7 +224,12 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         ``layers``, ``max_layer_features``) reuses both; one that changes only
         the hardening parameters reuses the network. The key holds the data,
         the seeds drawn from ``random_state`` (pass an int: ``None`` never
-        hits) and all other parameters. ``None``: no caching.
+        hits) and all other parameters. ``None``: no caching. An interrupted
+        or failed fit caches nothing of the stage it stopped in.
+
+        The folder holds joblib pickles, which are loaded with ``pickle``:
+        anyone who can write to it can run code in every process that fits
+        with it. Use a folder only you (or your cluster's workers) can write.
     verbose : int, default=0
         Progress bars on stderr when positive; progress is also logged to the
         ``sklearn_daeknn`` logger at INFO level.
@@ -227,6 +300,14 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
 
     The network alone (the paper's CNN and AT-CNN baselines) is available as
     :meth:`predict_network`.
+
+    A fitted estimator can predict from several threads at once (a web
+    service, joblib's threading backend), with exactly the results of
+    sequential calls: prediction writes nothing to the estimator, its network
+    stays in eval mode, and each pynndescent index answers one query at a
+    time. ``predict_proba`` and the methods built on it process ``X`` in
+    chunks of :data:`~sklearn_daeknn._classifier.PREDICT_CHUNK_BYTES` (64 MiB)
+    of layer features, so that their memory does not grow with ``X``.
 
     Examples
     --------
@@ -335,6 +416,11 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any) -> DAEkNNClassifier:
         """Train the network, make the hardening data and build the indexes.
 
+        A fit is all or nothing: if it fails or is interrupted (Ctrl-C, which
+        propagates even from the training loop), the estimator is left as it
+        was, still fitted as before or still unfitted, and ``memory`` holds
+        no partial result.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
@@ -347,14 +433,28 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         self : DAEkNNClassifier
             The fitted estimator.
         """
+        before = self.__dict__.copy()
+        try:
+            fitted = self._fit(X, y)
+        except BaseException:
+            # validate_data has already set n_features_in_ (and the feature
+            # names): give back exactly what was there.
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+        self.__dict__.update(fitted)
+        return self
+
+    def _fit(self, X: Any, y: Any) -> dict[str, Any]:
+        """Everything ``fit`` computes, as the fitted attributes to set."""
         X, y = validate_data(self, X, y, dtype=np.float32, y_numeric=False)
         check_classification_targets(y)
-        self.classes_, y_enc = np.unique(y, return_inverse=True)
+        classes, y_enc = np.unique(y, return_inverse=True)
         y_enc = y_enc.astype(np.int64)
-        if len(self.classes_) < 2:
+        if len(classes) < 2:
             raise ValueError(
                 "DAEkNNClassifier needs samples of at least 2 classes; got 1 class "
-                f"({self.classes_[0]!r})."
+                f"({classes.tolist()[0]!r})."
             )
         if self.n_neighbors > len(X):
             raise ValueError(
@@ -363,28 +463,39 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
             )
         clip = check_clip(self.clip)
         check_box(X, clip, name="X")
-        self.input_shape_ = check_input_shape(self.input_shape, X.shape[1])
+        input_shape = check_input_shape(self.input_shape, X.shape[1])
         device = self._check_device()
+        self._check_memory()
         seeds = check_random_state(self.random_state).randint(
             np.iinfo(np.int32).max, size=4
         )
-        rows, X_cal, y_cal = self._hold_out_calibration(X, y_enc, int(seeds[3]))
+        rows, X_cal, y_cal = self._hold_out_calibration(
+            X, y_enc, classes, int(seeds[3])
+        )
         X, y_enc = X[rows], y_enc[rows]
-        X_net = X.reshape(-1, *self.input_shape_)
+        X_net = X.reshape(-1, *input_shape)
 
         # Seeding and initialisation as one step: no other fit's thread
         # touches the global RNG in between.
         with _GLOBAL_RNG_LOCK, _seeded_global_rng(int(seeds[0])):
-            module = self._build_module(len(self.classes_))
-        self.layers_ = check_layers(
+            module = self._build_module(len(classes), input_shape)
+        layers = check_layers(
             module, default_knn_layers(module) if self.layers is None else self.layers
         )
+        # Before training, which may take hours: the layers must be usable.
+        check_layer_outputs(module, layers, _probe_input(module, input_shape))
+        if self.max_epochs and not _trainable(module):
+            raise ValueError(
+                f"The network ({type(module).__name__}) has no trainable "
+                f"parameters, so max_epochs={self.max_epochs} cannot train it. "
+                "Use max_epochs=0 to use it as a fixed feature extractor."
+            )
         # Random layers (dropout) draw from torch's global RNG during training:
         # seed it for a reproducible sequential fit. Everything else random in
         # training has its own generator, so fits in parallel threads are
         # reproducible unless the network itself has random layers.
         with _seeded_global_rng(int(seeds[1])):
-            self.net_ = cached_stage(
+            net = cached_stage(
                 self.memory,
                 "network",
                 lambda: self._train_network(module, device, seeds[1], X_net, y_enc),
@@ -393,6 +504,9 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
                 y_enc,
                 seeds[:2],
             )
+        # The fitted network stays in eval mode, the mode of every prediction:
+        # concurrent predictions then never switch a shared module's mode.
+        net.module_.eval()
 
         sets = [X_net]
         if self.hardening_strength:
@@ -401,7 +515,7 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
                 step_size=self.hardening_step_size,
                 n_steps=self.hardening_steps,
                 clip=clip,
-                batch_size=max(self.batch_size, 256),
+                batch_size=self._feature_batch_size(),
                 random_state=int(seeds[2]),
                 verbose=self.verbose,
             )
@@ -409,7 +523,9 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
                 cached_stage(
                     self.memory,
                     "hardening",
-                    lambda: self._make_hardening_data(attack, X_net, y_enc),
+                    lambda: self._make_hardening_data(
+                        attack, net.module_, X_net, y_enc
+                    ),
                     self.get_params(deep=False),
                     X_net,
                     y_enc,
@@ -417,34 +533,45 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
                 )
             )
 
-        self.benign_rows_ = rows
-        self.benign_labels_ = y_enc
-        self.hardening_rows_ = rows if len(sets) > 1 else None
-        self.hardening_labels_ = y_enc if len(sets) > 1 else None
-        self.layer_reducers_ = None
+        kind = resolve_index_kind(self.index, len(X_net))
+        reducers = None
         indexes = []
         for data in sets:
-            features = self._features(data)
-            logger.info("building %s indexes over %d points", self.index, len(data))
+            features, reducers = self._features(data, net, layers, reducers)
+            logger.info("building %s indexes over %d points", kind, len(data))
             # Pop each layer's features as it is indexed: pynndescent keeps its
             # own copy, so peak memory holds one layer twice, not every layer.
             indexes.append(
                 [
-                    build_index(features.pop(0), self.index, random_state=int(seeds[3]))
+                    build_index(features.pop(0), kind, random_state=int(seeds[3]))
                     for _ in range(len(features))
                 ]
             )
-        self.benign_indexes_ = indexes[0]
-        self.hardening_indexes_ = indexes[1] if len(indexes) > 1 else None
-        self.calibration_scores_ = None
+        hardening = len(sets) > 1
+        fitted = {
+            "classes_": classes,
+            "input_shape_": input_shape,
+            "layers_": layers,
+            "net_": net,
+            "benign_rows_": rows,
+            "benign_labels_": y_enc,
+            "hardening_rows_": rows if hardening else None,
+            "hardening_labels_": y_enc if hardening else None,
+            "layer_reducers_": reducers,
+            "benign_indexes_": indexes[0],
+            "hardening_indexes_": indexes[1] if hardening else None,
+            "calibration_scores_": None,
+        }
         if X_cal is not None:
-            proba = self._proba(X_cal.reshape(-1, *self.input_shape_))
-            scores = nonconformity(proba, self.n_neighbors, len(self.layers_))
-            self.calibration_scores_ = scores[np.arange(len(y_cal)), y_cal]
-        return self
+            staged = copy.copy(self)
+            staged.__dict__.update(fitted)
+            proba = staged._proba(X_cal.reshape(-1, *input_shape))
+            scores = nonconformity(proba, self.n_neighbors, len(layers))
+            fitted["calibration_scores_"] = scores[np.arange(len(y_cal)), y_cal]
+        return fitted
 
     def _hold_out_calibration(
-        self, X: np.ndarray, y: np.ndarray, seed: int
+        self, X: np.ndarray, y: np.ndarray, classes: np.ndarray, seed: int
     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """Split off the conformal calibration set (stratified when possible).
 
@@ -456,7 +583,7 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
             return np.arange(len(X)), None, None
         n = len(X)
         n_cal = int(size) if isinstance(size, Integral) else int(round(size * n))
-        n_classes = len(self.classes_)
+        n_classes = len(classes)
         if n_cal < 1 or n - n_cal < max(self.n_neighbors, n_classes):
             raise ValueError(
                 f"calibration_size={size!r} holds out {n_cal} of {n} samples; "
@@ -480,7 +607,7 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         if len(missing):
             raise ValueError(
                 f"calibration_size={size!r} left no training sample of class "
-                f"{self.classes_[missing[0]]!r}; use a smaller calibration_size."
+                f"{classes[missing[0]]!r}; use a smaller calibration_size."
             )
         return train, X[cal], y[cal]
 
@@ -492,6 +619,12 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
                 f"device={self.device!r} is not a torch device; use e.g. 'cpu' or "
                 "'cuda'."
             ) from None
+        if device.type == "meta":
+            raise ValueError(
+                f"device={self.device!r} holds no data (its tensors have shapes "
+                "only), so nothing can be trained or searched on it; use 'cpu' or "
+                "an accelerator such as 'cuda'."
+            )
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(
                 f"device={self.device!r} but torch.cuda.is_available() is False."
@@ -502,15 +635,45 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
                 f"{torch.cuda.device_count()} CUDA device(s): use an index below "
                 f"{torch.cuda.device_count()}."
             )
+        if device.type not in ("cpu", "cuda"):
+            try:
+                torch.empty(1, device=device)
+            except Exception as exc:
+                # torch's message may list every backend: its first line says it.
+                reason = str(exc).strip().split("\n")[0][:200]
+                raise ValueError(
+                    f"device={self.device!r} is not available on this machine "
+                    f"({type(exc).__name__}: {reason}); use 'cpu' or a device "
+                    "this torch build supports."
+                ) from None
         return device
 
-    def _build_module(self, n_classes: int) -> nn.Module:
+    def _check_memory(self) -> None:
+        """Reject a ``memory`` folder that cannot be a folder (under a file)."""
+        memory = self.memory
+        location = memory if isinstance(memory, str) else None
+        if location is None and memory is not None:
+            location = getattr(memory, "location", None)
+        if location is None:
+            return
+        path = Path(location)
+        for folder in (path, *path.parents):
+            if folder.exists():
+                if not folder.is_dir():
+                    raise ValueError(
+                        f"memory={memory!r} is a folder under {str(folder)!r}, "
+                        "which is a file: memory must name a folder that is or "
+                        "can be created."
+                    )
+                return
+
+    def _build_module(self, n_classes: int, shape: tuple[int, ...]) -> nn.Module:
         params = dict(self.module_params or {})
-        shape = self.input_shape_
         module = self.module
         if module is None:
             cls = SmallCNN if len(shape) == 3 else MLP
-            module = cls(input_shape=shape, n_classes=n_classes, **params)
+            given = {"input_shape": shape, "n_classes": n_classes}
+            module = _construct(cls, given, params)
         elif isinstance(module, nn.Module):
             if params:
                 raise ValueError(
@@ -519,11 +682,16 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
                 )
             module = copy.deepcopy(module)
         elif isinstance(module, type) and issubclass(module, nn.Module):
-            accepted = inspect.signature(module).parameters
-            for name, value in (("input_shape", shape), ("n_classes", n_classes)):
-                if name in accepted and name not in params:
-                    params[name] = value
-            module = module(**params)
+            try:
+                accepted = inspect.signature(module).parameters
+            except (TypeError, ValueError):
+                accepted = {}
+            given = {
+                name: value
+                for name, value in (("input_shape", shape), ("n_classes", n_classes))
+                if name in accepted and name not in params
+            }
+            module = _construct(module, given, params)
         else:
             raise ValueError(
                 "module must be None, a torch.nn.Module subclass or instance; got "
@@ -533,23 +701,27 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
             # oneDNN's (and cuDNN's) convolutions are faster in NHWC: 1.03x
             # (MNISTCNN) to 1.18x (SmallCNN) for PGD, docs/results/scale.md.
             module = module.to(memory_format=torch.channels_last)
-        # Probe on the module's own device: an instance may live on a GPU
-        # (e.g. a fitted estimator's network_, reused by refit_knn).
-        param = next(module.parameters(), None)
-        probe = torch.zeros(1, *shape, device=None if param is None else param.device)
+        # Two samples, not one: a module that mixes or collapses the batch axis
+        # can still return (1, n_classes) for one sample.
+        probe = _probe_input(module, shape)
         try:
             with torch.no_grad():
                 out = module.eval()(probe)
         except Exception as exc:
             raise ValueError(
-                f"The network fails on one input of shape input_shape={shape}: "
+                f"The network fails on inputs of shape input_shape={shape}: "
                 f"{type(exc).__name__}: {exc}. Check input_shape and the module."
             ) from exc
-        if tuple(out.shape) != (1, n_classes):
+        if not isinstance(out, torch.Tensor):
             raise ValueError(
-                f"The network returns outputs of shape {tuple(out.shape[1:])} per "
-                f"sample, but y has {n_classes} classes: it must return "
-                f"({n_classes},) logits."
+                f"The network returns a {type(out).__name__}; it must return one "
+                f"tensor of ({n_classes},) logits per sample."
+            )
+        if tuple(out.shape) != (len(probe), n_classes):
+            raise ValueError(
+                f"The network returns outputs of shape {tuple(out.shape)} for "
+                f"{len(probe)} samples, but y has {n_classes} classes: it must "
+                f"return ({len(probe)}, {n_classes}) logits, the batch first."
             )
         return module
 
@@ -562,20 +734,26 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         y_enc: np.ndarray,
     ) -> NeuralNetClassifier:
         logger.info("training the network on %d samples", len(X_net))
-        return self._make_net(module, device, int(seed)).fit(X_net, y_enc)
+        net = self._make_net(module, device, int(seed), X_net)
+        try:
+            return net.fit(X_net, y_enc)
+        except FitInterrupted as interrupt:
+            # skorch would have returned the partly trained network: raise the
+            # user's interrupt instead, before anything caches or indexes it.
+            raise interrupt.__cause__ from None
 
     def _make_hardening_data(
-        self, attack: PGD, X_net: np.ndarray, y_enc: np.ndarray
+        self, attack: PGD, module: nn.Module, X_net: np.ndarray, y_enc: np.ndarray
     ) -> np.ndarray:
         logger.info("making hardening data, eps=%g", attack.eps)
-        return attack.generate(self.net_.module_, X_net, y_enc)
+        return attack.generate(module, X_net, y_enc)
 
     def _make_net(
-        self, module: nn.Module, device: torch.device, seed: int
+        self, module: nn.Module, device: torch.device, seed: int, X_net: np.ndarray
     ) -> NeuralNetClassifier:
         kwargs: dict[str, Any] = dict(
             criterion=nn.CrossEntropyLoss,
-            optimizer=torch.optim.Adam,
+            optimizer=torch.optim.Adam if _trainable(module) else NoOptimizer,
             lr=self.lr,
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
@@ -588,12 +766,27 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
             iterator_valid__generator=torch.Generator().manual_seed(seed + 2),
             device=str(device),
             callbacks=[("progress", EpochProgress())] if self.verbose else None,
-            callbacks__print_log__sink=logger.info,
+            callbacks__print_log__sink=log_epoch,
             verbose=0,
         )
+        n_samples = len(X_net)
+        if self.max_epochs and single_sample_batch_fails(
+            module, _probe_input(module, X_net.shape[1:])
+        ):
+            if self.batch_size == 1:
+                raise ValueError(
+                    "batch_size=1 cannot train this network: its batch norm "
+                    "layers need more than one value per channel in training. "
+                    "Use batch_size >= 2."
+                )
+            if n_samples % self.batch_size == 1:
+                # The last batch of each epoch would hold one sample, which
+                # batch norm cannot normalise: leave it out (a different sample
+                # each epoch, as the batches are shuffled).
+                kwargs["iterator_train__drop_last"] = True
         if not self.adversarial_training:
-            return NeuralNetClassifier(module, **kwargs)
-        return AdversarialNetClassifier(
+            return InterruptibleNetClassifier(module, **kwargs)
+        return InterruptibleAdversarialNetClassifier(
             module,
             attack_eps=self.train_eps,
             attack_step_size=self.train_step_size,
@@ -603,27 +796,45 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
             **kwargs,
         )
 
-    def _features(self, X_net: np.ndarray) -> list[np.ndarray]:
-        features, self.layer_reducers_ = extract_layer_features(
-            self.net_.module_,
+    def _feature_batch_size(self) -> int:
+        """Samples per forward pass of the attacks and the feature extraction."""
+        return max(self.batch_size, 256)
+
+    def _features(
+        self,
+        X_net: np.ndarray,
+        net: NeuralNetClassifier,
+        layers: tuple[str, ...],
+        reducers: list[LayerReducer] | None,
+    ) -> tuple[list[np.ndarray], list[LayerReducer]]:
+        """Layer features of ``X_net``; ``reducers=None`` makes them (at fit)."""
+        return extract_layer_features(
+            net.module_,
             X_net,
-            self.layers_,
-            reducers=self.layer_reducers_,
+            layers,
+            reducers=reducers,
             max_features=self.max_layer_features,
             seed=0,
-            batch_size=max(self.batch_size, 256),
-            device=self.net_.device,
+            batch_size=self._feature_batch_size(),
+            device=net.device,
             verbose=self.verbose,
         )
-        return features
 
     # -------------------------------------------------------------- predict
 
     def _validate_X(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
+        self._validate_predict_params()
         X = validate_data(self, X, reset=False, dtype=np.float32)
         check_box(X, check_clip(self.clip), name="X")
         return X.reshape(-1, *self.input_shape_)
+
+    def _validate_predict_params(self) -> None:
+        validate_parameter_constraints(
+            {name: self._parameter_constraints[name] for name in _PREDICT_PARAMS},
+            {name: getattr(self, name) for name in _PREDICT_PARAMS},
+            caller_name=type(self).__name__,
+        )
 
     def layer_features(self, X: Any) -> list[np.ndarray]:
         """Representations of ``X`` at each kNN layer, as used by the vote.
@@ -639,7 +850,8 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
             One array per entry of ``layers_``, in that order, after the
             width reduction of ``max_layer_features``.
         """
-        return self._features(self._validate_X(X))
+        X_net = self._validate_X(X)
+        return self._features(X_net, self.net_, self.layers_, self.layer_reducers_)[0]
 
     def select_layers(self, layers: str | list[str]) -> DAEkNNClassifier:
         """A copy of this fitted estimator that votes over some of its layers.
@@ -721,7 +933,28 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         return self._proba(self._validate_X(X))
 
     def _proba(self, X_net: np.ndarray) -> np.ndarray:
-        features = self._features(X_net)
+        # In chunks of rows: the features of all of X at once would grow
+        # without bound (12.5 KiB per sample for SmallCNN on 8x8 digits).
+        rows = self._chunk_rows()
+        proba = np.empty((len(X_net), len(self.classes_)))
+        for start in range(0, len(X_net), rows):
+            stop = start + rows
+            proba[start:stop] = self._proba_chunk(X_net[start:stop])
+        return proba
+
+    def _chunk_rows(self) -> int:
+        """Rows of ``X`` per chunk: :data:`PREDICT_CHUNK_BYTES` of features,
+        in whole feature batches so that every sample meets the same batch
+        as in one pass over all of ``X`` (the same floats)."""
+        batch = self._feature_batch_size()
+        width = sum(reducer.n_features for reducer in self.layer_reducers_)
+        rows = PREDICT_CHUNK_BYTES // (4 * max(width, 1))
+        return max(batch, rows // batch * batch)
+
+    def _proba_chunk(self, X_net: np.ndarray) -> np.ndarray:
+        features = self._features(X_net, self.net_, self.layers_, self.layer_reducers_)[
+            0
+        ]
         benign = self._neighbors(self.benign_indexes_, self.benign_labels_, features)
         hardening = None
         if self.hardening_indexes_ is not None:
@@ -834,7 +1067,19 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        return self.net_.predict_proba(self._validate_X(X)).astype(np.float64)
+        X_net = self._validate_X(X)
+        if not X_net.flags.writeable:  # torch warns on read-only arrays
+            X_net = X_net.copy()
+        proba = self.net_.predict_proba(X_net).astype(np.float64)
+        if not np.isfinite(proba).all():
+            raise ValueError(
+                "The network's outputs are not finite (NaN or infinity) on inputs "
+                f"with values in [{float(X_net.min()):.3g}, "
+                f"{float(X_net.max()):.3g}]: the network overflows on them, or its "
+                "weights diverged in training. Scale the inputs (for example with "
+                "StandardScaler)."
+            )
+        return proba
 
     def predict_network(self, X: Any) -> np.ndarray:
         """Class labels predicted by the network alone.
@@ -850,3 +1095,12 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         """
         proba = self.predict_proba_network(X)
         return self.classes_.take(np.argmax(proba, axis=1))
+
+    # ------------------------------------------------------------ pickling
+
+    def __getstate__(self) -> dict[str, Any]:
+        # scikit-learn records its own version only for its own classes.
+        return versioned_state(super().__getstate__())
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(check_state_version(state, type(self).__name__))

@@ -22,7 +22,15 @@ from torch.nn import functional as F
 
 from ._progress import progress
 
-__all__ = ["LayerReducer", "check_layers", "extract_layer_features", "layer_outputs"]
+__all__ = [
+    "LayerReducer",
+    "check_feature_values",
+    "check_layer_outputs",
+    "check_layers",
+    "extract_layer_features",
+    "layer_outputs",
+    "max_feature_magnitude",
+]
 
 
 def check_layers(module: nn.Module, layers: Sequence[str]) -> tuple[str, ...]:
@@ -131,12 +139,15 @@ def layer_outputs(
     (a web service, joblib's threading backend) each get their own outputs.
     Gradients flow through the returned tensors unless the caller disables
     them.
+
+    Raises a ``ValueError`` naming the layer when one of them is not called
+    by ``module``'s forward or returns something else than one tensor.
     """
     named = dict(module.named_modules())
-    outputs: dict[str, torch.Tensor] = {}
+    outputs: dict[str, Any] = {}
     caller = threading.get_ident()
 
-    def record(name: str, out: torch.Tensor) -> None:
+    def record(name: str, out: Any) -> None:
         if threading.get_ident() == caller:
             outputs[name] = out
 
@@ -151,7 +162,81 @@ def layer_outputs(
     finally:
         for handle in handles:
             handle.remove()
+    missing = [name for name in layers if name not in outputs]
+    if missing:
+        raise ValueError(
+            f"The network's forward never calls the layer(s) {missing}: kNN "
+            "layers must be submodules that forward runs (see "
+            "module.named_modules() and forward)."
+        )
+    for name in layers:
+        if not isinstance(outputs[name], torch.Tensor):
+            raise ValueError(
+                f"The layer {name!r} returns a {type(outputs[name]).__name__}, not "
+                "a tensor: kNN layers must return one tensor (for an LSTM, say, "
+                "use a submodule after the one that returns a tuple)."
+            )
     return [outputs[name] for name in layers]
+
+
+def check_layer_outputs(
+    module: nn.Module, layers: Sequence[str], probe: torch.Tensor
+) -> None:
+    """Check on ``probe`` (two samples or more) that every layer of ``layers``
+    runs and returns one tensor with the batch first, in eval mode.
+
+    Raises a ``ValueError`` naming the first layer that does not.
+    """
+    was_training = module.training
+    try:
+        with torch.no_grad():
+            outs = layer_outputs(module.eval(), layers, probe)
+    finally:
+        module.train(was_training)
+    for name, out in zip(layers, outs, strict=True):
+        if out.ndim == 0 or out.shape[0] != len(probe):
+            raise ValueError(
+                f"The layer {name!r} returns shape {tuple(out.shape)} for a batch "
+                f"of {len(probe)} samples: its first axis must be the batch."
+            )
+
+
+def max_feature_magnitude(n_features: int) -> float:
+    """Largest feature magnitude whose squared distances fit in float32.
+
+    The indexes compute squared Euclidean distances between float32
+    features; for two vectors of ``d`` entries each at most ``m`` in
+    magnitude, every squared norm, dot product and squared distance on the
+    way is at most ``4 m^2 d``.
+    """
+    return math.sqrt(float(torch.finfo(torch.float32).max) / (4 * max(n_features, 1)))
+
+
+def check_feature_values(
+    features: torch.Tensor, layer: str, inputs: np.ndarray
+) -> None:
+    """Raise a ``ValueError`` naming ``layer`` when its features are not
+    finite, or so large that their distances would overflow float32."""
+    width = features.shape[1] if features.ndim == 2 else 1
+    # One reduction (and one device sync): max propagates NaN.
+    peak = float(features.abs().max()) if features.numel() else 0.0
+    limit = max_feature_magnitude(width)
+    if peak <= limit:
+        return
+    span = f"[{float(np.min(inputs)):.3g}, {float(np.max(inputs)):.3g}]"
+    if not math.isfinite(peak):
+        raise ValueError(
+            f"The features of layer {layer!r} are not finite (NaN or infinity) "
+            f"on inputs with values in {span}: the network overflows on them, or "
+            "its weights diverged in training. Scale the inputs (for example "
+            "with StandardScaler) or lower lr."
+        )
+    raise ValueError(
+        f"The features of layer {layer!r} reach {peak:.3g} in magnitude, beyond "
+        f"{limit:.3g}, where squared distances between {width}-wide float32 "
+        f"features overflow, on inputs with values in {span}. Scale the inputs "
+        "(for example with StandardScaler) or set clip."
+    )
 
 
 def extract_layer_features(
@@ -197,8 +282,12 @@ def extract_layer_features(
     """
     n = len(X)
     features: list[np.ndarray] = []
+    # Switch modes only when needed: a fitted estimator's module is already in
+    # eval mode, and concurrent predictions must not flip a shared module's
+    # mode under each other.
     was_training = module.training
-    module.eval()
+    if was_training:
+        module.eval()
     try:
         with torch.inference_mode():
             for start in progress(
@@ -207,7 +296,10 @@ def extract_layer_features(
                 desc="layer features",
                 verbose=verbose,
             ):
-                xb = torch.as_tensor(X[start : start + batch_size]).to(device)
+                batch = X[start : start + batch_size]
+                if not batch.flags.writeable:  # e.g. a pandas 3 (copy-on-write) view
+                    batch = batch.copy()
+                xb = torch.as_tensor(batch).to(device)
                 outs = layer_outputs(module, layers, xb)
                 if reducers is None:
                     reducers = [
@@ -218,10 +310,21 @@ def extract_layer_features(
                     features = [
                         np.empty((n, r.n_features), dtype=np.float32) for r in reducers
                     ]
-                for feat, reducer, out in zip(features, reducers, outs, strict=True):
-                    feat[start : start + len(out)] = reducer(out.float()).cpu().numpy()
+                for name, feat, reducer, out in zip(
+                    layers, features, reducers, outs, strict=True
+                ):
+                    if out.ndim == 0 or len(out) != len(xb):
+                        raise ValueError(
+                            f"The layer {name!r} returns shape {tuple(out.shape)} "
+                            f"for a batch of {len(xb)} samples: its first axis "
+                            "must be the batch."
+                        )
+                    reduced = reducer(out.float())
+                    check_feature_values(reduced, name, batch)
+                    feat[start : start + len(out)] = reduced.cpu().numpy()
     finally:
-        module.train(was_training)
+        if was_training:
+            module.train()
     if reducers is None:  # no samples at all
         raise ValueError("X has no samples.")
     return features, reducers

@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ __all__ = [
     "NNDescentIndex",
     "build_index",
     "numba_cache_dir",
+    "resolve_index_kind",
 ]
 
 logger = logging.getLogger(__name__)
@@ -128,7 +130,9 @@ class ExactIndex:
     """
 
     def __init__(self, data: np.ndarray) -> None:
-        self.data = np.ascontiguousarray(data, dtype=np.float32)
+        data = np.ascontiguousarray(data, dtype=np.float32)
+        # torch warns on (and must not write through) read-only arrays.
+        self.data = data if data.flags.writeable else data.copy()
 
     @property
     def n_points(self) -> int:
@@ -144,6 +148,8 @@ class ExactIndex:
         the CPU.
         """
         X = np.ascontiguousarray(X, dtype=np.float32)
+        if not X.flags.writeable:
+            X = X.copy()
         device = torch.device("cpu" if device is None else device)
         data = torch.from_numpy(self.data).to(device)
         sq_data = (data * data).sum(1)
@@ -189,6 +195,10 @@ class NNDescentIndex:
     or numba version) the graph is rebuilt from the data, with the same seed,
     and a warning says so.
 
+    Queries from several threads are answered one at a time: pynndescent's
+    search reuses buffers stored on its index (the visited set, the result
+    heap), so concurrent queries would overwrite each other's results.
+
     Parameters
     ----------
     data : ndarray of shape (n_points, n_features)
@@ -224,6 +234,7 @@ class NNDescentIndex:
         self.n_jobs = n_jobs
         self.epsilon = epsilon
         self.n_candidates = n_candidates
+        self._lock = threading.Lock()
         # pynndescent wants writable float32 (read-only input recompiles);
         # copy only when the input is not already that.
         data = np.asarray(data, dtype=np.float32, order="C")
@@ -263,12 +274,18 @@ class NNDescentIndex:
         """
         X = np.array(X, dtype=np.float32, order="C")
         n_search = min(max(k, self.n_candidates), self.n_points)
-        ind, dist = self._nnd.query(X, k=n_search, epsilon=self.epsilon)
-        # pynndescent returns each row sorted by distance.
-        return dist[:, :k].astype(np.float32), ind[:, :k].astype(np.int64)
+        with self._lock:
+            ind, dist = self._nnd.query(X, k=n_search, epsilon=self.epsilon)
+            # pynndescent returns each row sorted by distance, in buffers that
+            # its next query reuses: copy them before letting another in.
+            return (
+                dist[:, :k].astype(np.float32, copy=True),
+                ind[:, :k].astype(np.int64, copy=True),
+            )
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
+        state.pop("_lock", None)
         state["_nnd"] = self._nnd.__getstate__()
         state["_versions"] = _versions()
         return state
@@ -279,6 +296,7 @@ class NNDescentIndex:
         self.__dict__.update(state)
         self.__dict__.setdefault("epsilon", 0.1)
         self.__dict__.setdefault("n_candidates", 20)
+        self._lock = threading.Lock()
         NNDescent = _nndescent_class()
         try:
             if versions != _versions():
@@ -315,6 +333,19 @@ def _versions() -> tuple[str, str]:
     return (str(pynndescent.__version__), str(numba.__version__))
 
 
+def resolve_index_kind(kind: str, n_points: int) -> str:
+    """The backend ``build_index(data, kind)`` uses for ``n_points`` points.
+
+    Examples
+    --------
+    >>> resolve_index_kind("auto", 100), resolve_index_kind("auto", 10**6)
+    ('exact', 'nndescent')
+    """
+    if kind == "auto":
+        return "nndescent" if n_points >= AUTO_NNDESCENT_MIN_SAMPLES else "exact"
+    return kind
+
+
 def build_index(
     data: np.ndarray, kind: str, *, random_state: int = 0, n_jobs: int | None = None
 ) -> ExactIndex | NNDescentIndex:
@@ -330,8 +361,7 @@ def build_index(
     >>> type(index).__name__, index.n_points
     ('ExactIndex', 3)
     """
-    if kind == "auto":
-        kind = "nndescent" if len(data) >= AUTO_NNDESCENT_MIN_SAMPLES else "exact"
+    kind = resolve_index_kind(kind, len(data))
     if kind == "exact":
         return ExactIndex(data)
     if kind == "nndescent":

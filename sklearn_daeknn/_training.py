@@ -3,10 +3,18 @@
 Adversarial training overrides only skorch's ``train_step_single``: each
 batch is replaced by its PGD version before the usual forward, loss and
 backward pass, so skorch's loop, callbacks and history stay as they are.
+
+The estimator trains with the ``Interruptible*`` variants: skorch ends its fit
+loop on ``KeyboardInterrupt`` and returns the partly trained network, which the
+estimator would go on to index (and cache); they carry the interrupt out
+instead.
 """
 
 from __future__ import annotations
 
+import logging
+import math
+import re
 from typing import Any
 
 import torch
@@ -14,11 +22,21 @@ from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback
 from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
-from tqdm.auto import tqdm
 
 from ._attack import pgd_perturb
+from ._progress import progress_bar
 
-__all__ = ["AdversarialNetClassifier"]
+__all__ = [
+    "AdversarialNetClassifier",
+    "FitInterrupted",
+    "InterruptibleAdversarialNetClassifier",
+    "InterruptibleNetClassifier",
+    "NoOptimizer",
+    "log_epoch",
+    "single_sample_batch_fails",
+]
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class AdversarialNetClassifier(NeuralNetClassifier):
@@ -116,7 +134,7 @@ class EpochProgress(Callback):
         self.desc = desc
 
     def on_train_begin(self, net: Any, X: Any = None, y: Any = None, **kw: Any) -> None:
-        self.bar_ = tqdm(total=net.max_epochs, desc=self.desc, leave=False)
+        self.bar_ = progress_bar(total=net.max_epochs, desc=self.desc, leave=False)
 
     def on_epoch_end(self, net: Any, **kw: Any) -> None:
         self.bar_.set_postfix(loss=f"{net.history[-1, 'train_loss']:.4f}")
@@ -129,3 +147,102 @@ class EpochProgress(Callback):
         state = self.__dict__.copy()
         state.pop("bar_", None)
         return state
+
+
+class FitInterrupted(BaseException):
+    """A ``KeyboardInterrupt`` in skorch's fit loop, carried past skorch.
+
+    skorch's ``partial_fit`` catches ``KeyboardInterrupt`` and returns the
+    network as it is, so that Ctrl-C ends an interactive training early. In
+    an estimator that goes on to index the network's features (and may cache
+    it), a partly trained network would be a silently wrong result. A
+    ``BaseException``, so that no ``except Exception`` on the way swallows
+    it; the original interrupt is its ``__cause__``.
+    """
+
+
+class _PropagateInterrupt:
+    """Mixin for skorch nets: an interrupt in the fit loop ends ``fit`` with
+    :class:`FitInterrupted` instead of returning a partly trained network."""
+
+    def fit_loop(self, X: Any, y: Any = None, epochs: Any = None, **fit_params: Any):
+        try:
+            return super().fit_loop(X, y, epochs, **fit_params)
+        except KeyboardInterrupt as exc:
+            # What skorch's partial_fit would have done after the loop.
+            self.notify("on_train_end", X=X, y=y)
+            raise FitInterrupted() from exc
+
+
+class InterruptibleNetClassifier(_PropagateInterrupt, NeuralNetClassifier):
+    """:class:`skorch.NeuralNetClassifier` whose fit never swallows Ctrl-C."""
+
+
+class InterruptibleAdversarialNetClassifier(
+    _PropagateInterrupt, AdversarialNetClassifier
+):
+    """:class:`AdversarialNetClassifier` whose fit never swallows Ctrl-C."""
+
+
+class NoOptimizer:
+    """The optimizer of a network with no trainable parameter, trained for
+    no epoch: skorch always builds one, and torch's refuse an empty list."""
+
+    def __init__(self, params: Any = (), **kwargs: Any) -> None:
+        self.param_groups: list[dict[str, Any]] = []
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        pass
+
+    def step(self, closure: Any = None) -> None:
+        pass
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
+def log_epoch(text: str) -> None:
+    """skorch's ``PrintLog`` sink: each line of its table, logged at INFO level
+    on the ``sklearn_daeknn`` logger, without colour codes.
+
+    skorch colours the best value of each column with ANSI escape codes meant
+    for a terminal; in a log file or a notebook's log handler they are noise.
+    A module-level function, so that the skorch net (whose parameter it is)
+    pickles.
+    """
+    logging.getLogger("sklearn_daeknn").info("%s", _ANSI.sub("", text))
+
+
+def single_sample_batch_fails(module: torch.nn.Module, probe: torch.Tensor) -> bool:
+    """Whether training ``module`` on a batch of one sample would fail.
+
+    Batch norm in training mode needs more than one value per channel: a
+    layer normalising one value per channel and sample (``BatchNorm1d`` on
+    ``(N, C)``, or any map of size 1) fails on a batch of one sample. The
+    sizes are read from a forward pass of ``probe`` in eval mode.
+    """
+    norms = [
+        m
+        for m in module.modules()
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+    ]
+    if not norms:
+        return False
+    sizes: list[int] = []
+
+    def record(_module: Any, args: tuple) -> None:
+        sizes.append(math.prod(args[0].shape[2:]))
+
+    handles = [m.register_forward_pre_hook(record) for m in norms]
+    was_training = module.training
+    try:
+        with torch.no_grad():
+            module.eval()(probe)
+    finally:
+        module.train(was_training)
+        for handle in handles:
+            handle.remove()
+    return any(size == 1 for size in sizes)

@@ -27,14 +27,22 @@ def check_clip(clip: Any) -> tuple[float, float] | None:
 
 
 def check_box(X: np.ndarray, clip: tuple[float, float] | None, *, name: str) -> None:
-    """Raise a ``ValueError`` when ``X`` has values outside the box ``clip``."""
+    """Raise a ``ValueError`` when ``X`` has values outside the box ``clip``.
+
+    The bounds are compared in ``X``'s precision: float64 data at its own
+    bounds, ``clip=(X.min(), X.max())``, is inside the box once both are
+    rounded to float32, as the estimator and the attacks round the data (and
+    the attacks' clamps round the bounds) to float32.
+    """
     if clip is None or X.size == 0:
         return
-    low, high = clip
-    x_min, x_max = float(X.min()), float(X.max())
+    dtype = X.dtype if np.issubdtype(X.dtype, np.floating) else np.float64
+    low, high = (np.asarray(bound, dtype=dtype) for bound in clip)
+    x_min, x_max = X.min(), X.max()
     if x_min < low or x_max > high:
         raise ValueError(
-            f"{name} has values in [{x_min:g}, {x_max:g}], outside the box "
+            f"{name} has values in [{float(x_min):g}, {float(x_max):g}], outside "
+            "the box "
             f"clip={tuple(clip)!r}. Scale the data into the box (for example "
             "with MinMaxScaler(clip=True)) or set clip=None for unbounded data."
         )

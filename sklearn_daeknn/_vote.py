@@ -89,6 +89,16 @@ def vote_weights(
     """
     d_b = np.asarray(d_benign, dtype=np.float64)
     d_a = np.asarray(d_adversarial, dtype=np.float64)
+    # inf - inf is NaN, and a NaN weight a NaN probability: refuse rather than
+    # let argmax turn it into the first class.
+    if not (np.isfinite(d_b).all() and np.isfinite(d_a).all()):
+        raise ValueError(
+            "The neighbour distances are not all finite (NaN or infinity): the "
+            "features overflow. Scale the inputs (for example with "
+            "StandardScaler)."
+        )
+    if weighting != "uniform" and not temperature > 0:
+        raise ValueError(f"temperature must be > 0; got {temperature!r}.")
     if weighting == "uniform":
         w_b = np.full_like(d_b, 0.5)
     elif weighting == "relative":

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import settings
 
 from sklearn_daeknn import DAEkNNClassifier
@@ -63,3 +67,33 @@ def fitted_dknn(digits):
         adversarial_training=False,
         random_state=0,
     ).fit(X, y)
+
+
+def assert_concurrent_calls_equal_serial(method, X, *, n_threads=4, rounds=4):
+    """``method(X)`` called from ``n_threads`` threads at once, ``rounds``
+    times, returns exactly what one call alone returns."""
+
+    def flat(result):
+        return np.concatenate(result, 1) if isinstance(result, list) else result
+
+    expected = flat(method(X))
+    n_torch_threads = torch.get_num_threads()
+    barrier = threading.Barrier(n_threads)
+
+    def call(_):
+        # Bitwise equality needs the same intra-op thread count, which a new
+        # thread does not inherit.
+        torch.set_num_threads(n_torch_threads)
+        barrier.wait()
+        return flat(method(X))
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often: races show at once
+    try:
+        for _ in range(rounds):
+            with ThreadPoolExecutor(n_threads) as pool:
+                results = list(pool.map(call, range(n_threads)))
+            for result in results:
+                np.testing.assert_array_equal(result, expected)
+    finally:
+        sys.setswitchinterval(switch)

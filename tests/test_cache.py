@@ -3,6 +3,7 @@ only kNN-side (or only hardening) parameters change."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from unittest import mock
@@ -13,6 +14,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from sklearn.utils._param_validation import InvalidParameterError
+from skorch.callbacks import PrintLog
 
 from sklearn_daeknn import DAEkNNClassifier
 from sklearn_daeknn._cache import HARDENING_PARAMS, KNN_PARAMS, stage_key
@@ -123,3 +125,50 @@ def test_stage_key():
     assert {"lr", "max_epochs", "train_eps", "module"} <= set(network)
     with pytest.raises(ValueError, match="stage must be"):
         stage_key(params, "index")
+
+
+def _cached_stages(folder):
+    """The stages whose result the cache folder holds."""
+    stages = []
+    for metadata in folder.rglob("metadata.json"):
+        if (metadata.parent / "output.pkl").exists():
+            stages.append(json.loads(metadata.read_text())["input_args"]["stage"])
+    return sorted(stages)
+
+
+def test_interrupted_training_caches_nothing(small, tmp_path):
+    # Ctrl-C in epoch 1, raised from a skorch callback: skorch alone would
+    # return the 1-epoch network, which would be cached under the full key.
+    X, y, _ = small
+    est = _est(memory=str(tmp_path))
+    with (
+        mock.patch.object(PrintLog, "on_epoch_end", side_effect=KeyboardInterrupt),
+        pytest.raises(KeyboardInterrupt),
+    ):
+        est.fit(X, y)
+    assert _cached_stages(tmp_path) == []
+    assert not hasattr(est, "net_")
+    # The next fit trains in full, and equals an uncached fit.
+    np.testing.assert_array_equal(
+        est.fit(X, y).predict_proba(X), _est().fit(X, y).predict_proba(X)
+    )
+    assert _cached_stages(tmp_path) == ["'hardening'", "'network'"]
+
+
+@pytest.mark.parametrize("target", ["_make_hardening_data", "_features"])
+def test_interrupted_hardening_or_indexing_caches_only_complete_stages(
+    small, tmp_path, target
+):
+    X, y, _ = small
+    est = _est(memory=str(tmp_path))
+    with (
+        mock.patch.object(DAEkNNClassifier, target, side_effect=KeyboardInterrupt),
+        pytest.raises(KeyboardInterrupt),
+    ):
+        est.fit(X, y)
+    complete = {
+        "_make_hardening_data": ["'network'"],  # stopped in the hardening stage
+        "_features": ["'hardening'", "'network'"],  # stopped after both
+    }
+    assert _cached_stages(tmp_path) == complete[target]
+    assert not hasattr(est, "net_")

@@ -3,7 +3,9 @@
 import copy
 import pickle
 import threading
+import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -18,6 +20,7 @@ from sklearn.preprocessing import MinMaxScaler
 from torch import nn
 
 from sklearn_daeknn import DAEkNNClassifier
+from sklearn_daeknn import _classifier as classifier_module
 
 from .conftest import FAST
 
@@ -282,3 +285,55 @@ def test_network_output_must_match_classes(blobs):
     fast = {k: v for k, v in FAST.items() if k != "module_params"}
     with pytest.raises(ValueError, match="3 classes"):
         DAEkNNClassifier(wrong, **fast).fit(X, y)
+
+
+def _chunk_calls(monkeypatch):
+    """Record the rows of every feature extraction the vote asks for."""
+    rows = []
+    extract = classifier_module.extract_layer_features
+
+    def spy(module, X, *args, **kwargs):
+        rows.append(len(X))
+        return extract(module, X, *args, **kwargs)
+
+    monkeypatch.setattr(classifier_module, "extract_layer_features", spy)
+    return rows
+
+
+def test_predict_proba_in_chunks_equals_one_pass(fitted_daeknn, digits, monkeypatch):
+    X = np.concatenate([digits[0], digits[2]])  # 800 rows
+    rows = _chunk_calls(monkeypatch)
+    one_pass = fitted_daeknn.predict_proba(X)
+    assert rows == [800]  # 800 rows of 12.5 KiB fit in PREDICT_CHUNK_BYTES
+    rows.clear()
+    # The smallest chunk: one feature batch (256 rows) at a time.
+    monkeypatch.setattr(classifier_module, "PREDICT_CHUNK_BYTES", 1)
+    chunked = fitted_daeknn.predict_proba(X)
+    assert rows == [256, 256, 256, 32]
+    np.testing.assert_array_equal(chunked, one_pass)
+    np.testing.assert_array_equal(
+        fitted_daeknn.predict(X), fitted_daeknn.classes_[one_pass.argmax(1)]
+    )
+
+
+def test_predict_memory_does_not_grow_with_the_samples(fitted_daeknn, digits):
+    # The features of a chunk are numpy arrays, which tracemalloc sees; the
+    # network's activations are torch's, per batch whatever the chunk.
+    clf = fitted_daeknn
+    per_row = 4 * sum(r.n_features for r in clf.layer_reducers_)
+    budget = 256 * per_row  # chunks of one feature batch, 256 rows
+
+    def extra_peak(n):
+        X = np.tile(digits[2], (n // len(digits[2]) + 1, 1))[:n]
+        tracemalloc.start()
+        try:
+            clf.predict_proba(X)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        return peak - n * len(clf.classes_) * 8  # less the returned probabilities
+
+    with mock.patch.object(classifier_module, "PREDICT_CHUNK_BYTES", budget):
+        small, large = extra_peak(512), extra_peak(4096)
+    assert small > 0.5 * budget  # a chunk's features are what it holds
+    assert large < 1.25 * small  # 8x the rows, not 8x the memory

@@ -95,14 +95,14 @@ def test_split_is_stratified_and_seeded():
     X = rng.rand(100, 3).astype(np.float32)
     y = np.repeat([0, 1, 2, 3], 25)
     clf = DAEkNNClassifier(calibration_size=0.2)
-    clf.classes_ = np.arange(4)
-    rows, X_cal, y_cal = clf._hold_out_calibration(X, y, seed=1)
+    classes = np.arange(4)
+    rows, X_cal, y_cal = clf._hold_out_calibration(X, y, classes, seed=1)
     np.testing.assert_array_equal(np.bincount(y_cal), [5, 5, 5, 5])
     assert len(rows) == 80
     assert not np.isin(X_cal, X[rows]).all(axis=1).any()  # disjoint
-    again = clf._hold_out_calibration(X, y, seed=1)[1]
+    again = clf._hold_out_calibration(X, y, classes, seed=1)[1]
     np.testing.assert_array_equal(X_cal, again)
-    assert not np.array_equal(X_cal, clf._hold_out_calibration(X, y, seed=2)[1])
+    assert not np.array_equal(X_cal, clf._hold_out_calibration(X, y, classes, seed=2)[1])
 
 
 def test_pvalues_and_coverage_on_clean_held_out_data(calibrated, digits):

@@ -17,9 +17,11 @@ import pytest
 import torch
 from sklearn.neighbors import NearestNeighbors
 
-from sklearn_daeknn import ExactIndex, NNDescentIndex, build_index
+from sklearn_daeknn import DAEkNNClassifier, ExactIndex, NNDescentIndex, build_index
 from sklearn_daeknn import _index as index_module
-from sklearn_daeknn._index import numba_cache_dir
+from sklearn_daeknn._index import numba_cache_dir, resolve_index_kind
+
+from .conftest import assert_concurrent_calls_equal_serial
 
 
 def _clustered(n, dim, seed):
@@ -145,6 +147,58 @@ def test_nndescent_pickle_falls_back_to_rebuild(points, nndescent, monkeypatch):
     _, exact = ExactIndex(data).query(queries, 5)
     hits = [len(np.intersect1d(a, b)) for a, b in zip(found, exact, strict=True)]
     assert np.mean(hits) / 5 >= 0.95
+
+
+def test_nndescent_concurrent_queries_equal_serial(points, nndescent):
+    # pynndescent's query reuses buffers stored on its index: without a lock,
+    # a thread reads another's results.
+    _, queries = points
+    assert_concurrent_calls_equal_serial(
+        lambda q: list(nndescent.query(q, 5)), np.tile(queries, (3, 1))
+    )
+
+
+def test_nndescent_pickle_has_a_fresh_lock(nndescent):
+    restored = pickle.loads(pickle.dumps(nndescent))
+    assert "_lock" not in nndescent.__getstate__()
+    assert restored._lock is not nndescent._lock
+    assert not restored._lock.locked()
+
+
+def test_estimator_with_nndescent_predicts_concurrently_as_serially(digits):
+    # The estimator-level check of tests/test_hostile.py with pynndescent
+    # indexes (this module pays numba's compilation anyway).
+    X, y, X_test, _ = digits
+    clf = DAEkNNClassifier(
+        index="nndescent",
+        max_epochs=1,
+        train_steps=1,
+        hardening_steps=1,
+        module_params=dict(hidden_sizes=(32, 32), dropout=0.5),
+        random_state=0,
+    ).fit(X[:200], y[:200])
+    assert isinstance(clf.benign_indexes_[0], NNDescentIndex)
+    for method in (clf.predict_proba, clf.predict):
+        assert_concurrent_calls_equal_serial(method, X_test)
+
+
+def test_resolve_index_kind(monkeypatch):
+    monkeypatch.setattr(index_module, "AUTO_NNDESCENT_MIN_SAMPLES", 50)
+    assert resolve_index_kind("auto", 49) == "exact"
+    assert resolve_index_kind("auto", 50) == "nndescent"
+    assert resolve_index_kind("exact", 10**6) == "exact"
+
+
+def test_read_only_arrays_are_searched_without_warnings(points):
+    data, queries = (a.copy() for a in points)
+    data.setflags(write=False)
+    queries.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        index = ExactIndex(data)
+        _, ind = index.query(queries, 3)
+    assert index.data.flags.writeable
+    np.testing.assert_array_equal(ind, ExactIndex(data.copy()).query(queries, 3)[1])
 
 
 def test_build_index_auto_threshold(monkeypatch):

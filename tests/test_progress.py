@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -89,3 +94,79 @@ def test_verbose_is_validated(tiny):
     X, y = tiny
     with pytest.raises(ValueError, match="verbose"):
         DAEkNNClassifier(**TINY, verbose="yes").fit(X, y)
+
+
+def test_log_records_are_plain_text(tiny, caplog):
+    # skorch colours each column's best value for a terminal.
+    X, y = tiny
+    caplog.set_level(logging.INFO, logger="sklearn_daeknn")
+    DAEkNNClassifier(**{**TINY, "max_epochs": 3}).fit(X, y)
+    table = [r.getMessage() for r in caplog.records if "train_loss" in r.getMessage()]
+    assert table, "no epoch table logged"
+    assert not any("\x1b[" in r.getMessage() for r in caplog.records)
+
+
+def test_index_log_line_names_the_backend_chosen(tiny, caplog):
+    X, y = tiny
+    caplog.set_level(logging.INFO, logger="sklearn_daeknn")
+    DAEkNNClassifier(**TINY).fit(X, y)  # index='auto'
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "building exact indexes over 120 points" in text
+    assert "auto" not in text
+
+
+#: Run in a fresh process: tqdm picks its front end, and torch warns about a
+#: read-only array, once per process.
+_QUIET_SCRIPT = """
+import json, sys, warnings
+import ipykernel.zmqshell  # what a Jupyter kernel has imported
+sys.modules["ipywidgets"] = None  # a kernel without ipywidgets
+caught = {}
+with warnings.catch_warnings(record=True) as w:
+    warnings.simplefilter("always")
+    import numpy as np
+    from sklearn_daeknn import DAEkNNClassifier
+    from sklearn_daeknn.datasets import load_digits_images
+    caught["import"] = [f"{x.category.__name__}: {x.message}" for x in w]
+    del w[:]
+    X, y = load_digits_images()
+    X, y = X[:120], y[:120]
+    try:
+        import pandas
+        X = pandas.DataFrame(X)  # pandas 3: its array is a read-only view
+    except ImportError:
+        X = X.copy()
+        X.setflags(write=False)
+    clf = DAEkNNClassifier(max_epochs=1, train_steps=1, hardening_steps=1,
+                           clip=(0, 1), random_state=0).fit(X, y)
+    clf.predict_proba(X)
+    clf.predict_proba_network(X)
+    clf.layer_features(X)
+    caught["fit"] = [f"{x.category.__name__}: {x.message}" for x in w]
+print(json.dumps(caught))
+"""
+
+
+@pytest.fixture(scope="module")
+def quiet_run():
+    pytest.importorskip("ipykernel")
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(_QUIET_SCRIPT)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_import_in_a_notebook_without_ipywidgets_is_silent(quiet_run):
+    # tqdm.auto warns "IProgress not found" when it is imported there.
+    assert quiet_run["import"] == []
+
+
+def test_fit_and_predict_on_read_only_data_are_silent(quiet_run):
+    # torch: "The given NumPy array is not writable ..."
+    assert quiet_run["fit"] == []

@@ -94,3 +94,19 @@ def test_joint_vote_without_hardening_is_dknn():
     proba = joint_vote([(d, labels[0]), (d, labels[1])], None, 2)
     np.testing.assert_allclose(proba, [[1 / 3, 2 / 3]])
     np.testing.assert_allclose(class_fractions(labels[0], 2), [[2 / 3, 1 / 3]])
+
+
+@pytest.mark.parametrize("weighting", ["relative", "softmax", "uniform", "released"])
+def test_non_finite_distances_raise_instead_of_nan(weighting):
+    # inf - inf is NaN: the vote would be NaN and argmax its first class.
+    d = np.array([np.inf, 1.0])
+    with pytest.raises(ValueError, match="distances are not all finite"):
+        vote_weights(d, d, weighting=weighting)
+    with pytest.raises(ValueError, match="distances are not all finite"):
+        vote_weights(np.array([1.0, np.nan]), np.ones(2), weighting=weighting)
+
+
+@pytest.mark.parametrize("temperature", [0.0, -1.0, np.nan])
+def test_temperature_must_be_positive(temperature):
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        vote_weights(np.ones(2), np.ones(2), temperature=temperature)

@@ -53,6 +53,7 @@ API_TOPICS: dict[str, dict[str, str]] = {
     "sklearn_daeknn": {
         "DAEkNNClassifier": "estimator",
         "refit_knn": "estimator",
+        "InconsistentVersionWarning": "estimator",
         "default_knn_layers": "estimator",
         "WEIGHTINGS": "vote",
         "joint_vote": "vote",
