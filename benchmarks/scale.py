@@ -53,7 +53,7 @@ _MALLOC_ENV = {
     "MALLOC_TOP_PAD_": str(2**28),
 }
 
-PARTS = ("mnist", "index", "compile", "pgd", "grid")
+PARTS = ("mnist", "predict", "index", "compile", "pgd", "grid")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -656,6 +656,92 @@ def bench_mnist(args: argparse.Namespace) -> dict[str, Any] | None:
     return out
 
 
+# ------------------------------------------------------ predict memory
+
+
+def _current_rss_gib() -> float:
+    """Resident memory of this process now (Linux)."""
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**30
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS mark of this process (Linux >= 4.0)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+    except OSError:
+        return False
+    return True
+
+
+def _peak_rss_since_reset_gib() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**20
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def _predict_memory(n: int) -> dict[str, Any]:
+    """Peak RSS of ``predict_proba`` on n rows; runs in a fresh process."""
+    _tune_malloc()
+    from sklearn_daeknn import DAEkNNClassifier
+    from sklearn_daeknn.datasets import load_digits_images
+
+    X, y = load_digits_images()
+    est = DAEkNNClassifier(
+        input_shape=(1, 8, 8),
+        clip=(0.0, 1.0),
+        max_epochs=2,
+        train_steps=2,
+        hardening_strength=0.1,
+        hardening_steps=2,
+        index="exact",
+        random_state=0,
+    ).fit(X, y)
+    widths = [f.shape[1] for f in est.layer_features(X[:2])]
+    rng = np.random.RandomState(0)
+    X_big = X[rng.randint(len(X), size=n)]
+    X_big += rng.uniform(-0.01, 0.01, X_big.shape).astype(np.float32)
+    np.clip(X_big, 0.0, 1.0, out=X_big)
+    before = _current_rss_gib()
+    if not _reset_peak_rss():
+        raise RuntimeError("cannot reset the peak RSS (/proc/self/clear_refs)")
+    start = time.perf_counter()
+    proba = est.predict_proba(X_big)
+    seconds = time.perf_counter() - start
+    peak = _peak_rss_since_reset_gib()
+    return {
+        "rows": n,
+        "layer_widths": widths,
+        "input_gib": X_big.nbytes / 2**30,
+        "output_gib": proba.nbytes / 2**30,
+        # What holding every layer's features of X at once would take.
+        "all_features_gib": n * sum(widths) * 4 / 2**30,
+        "rss_before_gib": before,
+        "peak_rss_gib": peak,
+        "extra_peak_rss_gib": peak - before,
+        "images_per_s": n / seconds,
+    }
+
+
+def bench_predict(args: argparse.Namespace, quick: bool) -> dict[str, Any]:
+    """Each size in its own fresh process, so that no size sees another's heap."""
+    rows = []
+    context = multiprocessing.get_context("spawn")
+    for n in [2_000, 20_000] if quick else [50_000, 500_000]:
+        with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+            rows.append(pool.submit(_predict_memory, n).result())
+        print(_fmt_row({k: v for k, v in rows[-1].items() if k != "layer_widths"}))
+    return {
+        "data": "digits (8x8), SmallCNN (2 epochs), exact index; X of n rows "
+        "drawn from the digits with uniform noise of 0.01, clipped to [0, 1]",
+        "rows": rows,
+    }
+
+
 # -------------------------------------------------------------------- run
 
 
@@ -666,7 +752,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if quick:
         args.sizes = [s for s in args.sizes if s <= 4000] or [2000, 4000]
         args.dim, args.queries, args.k = min(args.dim, 64), min(args.queries, 500), 10
-        args.skip = sorted({*args.skip, "mnist", "compile"})
+        args.skip = sorted({*args.skip, "mnist", "compile", "predict"})
     if (
         "mnist" not in args.skip
         and args.mnist is not None
@@ -694,6 +780,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     parts = [
         ("mnist", "full-MNIST fit: stages, peak RSS, predict", bench_mnist),
+        ("predict", "peak memory of predict_proba on 50k and 500k rows", bench_predict),
         ("index", "nearest neighbours, synthetic clustered data", bench_index),
         ("grid", "GridSearchCV(cv=3) with memory: 3x3 grid vs 1", bench_grid),
         ("pgd", "PGD-10 and adversarial training throughput", bench_pgd),
@@ -723,6 +810,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results["grid_cost_ratio"] = results.get("grid", {}).get("grid_cost_ratio")
     results["peak_rss_gib"] = mnist.get("peak_rss_gib")
     results["predict_images_per_s"] = mnist.get("predict_images_per_s")
+    predict_rows = results.get("predict", {}).get("rows", [])
+    results["predict_extra_peak_rss_gib"] = {
+        str(row["rows"]): row["extra_peak_rss_gib"] for row in predict_rows
+    } or None
     if largest.get("torch_matmul_query_s"):
         results["exact_vs_torch_matmul"] = (
             largest["torch_matmul_query_s"] / largest["exact_query_s"]
@@ -738,6 +829,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "grid_cost_ratio",
             "peak_rss_gib",
             "predict_images_per_s",
+            "predict_extra_peak_rss_gib",
             "exact_vs_torch_matmul",
             "exact_vs_sklearn_brute",
         )
