@@ -162,11 +162,16 @@ class BaseAttack(BaseEstimator):
         bounds = check_clip_bounds(clip, shape)
         if bounds is not None and X.size:
             rows = X.reshape(-1, *shape)
-            below, above = rows < bounds[0], rows > bounds[1]
+            # Rounding of a box mapped through a pipeline's scalers is no error.
+            width = np.where(
+                np.isfinite(bounds[1] - bounds[0]), bounds[1] - bounds[0], 1
+            )
+            tol = 1e-5 * np.maximum(width, 1e-3)
+            below, above = rows < bounds[0] - tol, rows > bounds[1] + tol
             if below.any() or above.any():
                 raise ValueError(
                     f"X has values in [{float(X.min()):g}, {float(X.max()):g}], "
-                    f"outside the attack's box (clip={self.clip!r}, per feature "
+                    f"outside the box of the attack (clip={self.clip!r}, per feature "
                     f"within [{float(bounds[0].min()):g}, {float(bounds[1].max()):g}]"
                     "). Scale the data into the box (for example with "
                     "MinMaxScaler(clip=True)) or set clip=None for unbounded data."

@@ -177,6 +177,11 @@ def preimage_box(
             "The pipeline's preprocessing maps no input into the estimator's "
             "clip box on some features; check the scalers' settings."
         )
+    if preprocess is not None:
+        # Inward by a hair: the scalers' float32 rounding must not carry a
+        # point on the boundary out of the estimator's box.
+        margin = 1e-6 * np.where(np.isfinite(high - low), high - low, 0.0)
+        low, high = low + margin, high - margin
     return low.astype(np.float32), high.astype(np.float32)
 
 
