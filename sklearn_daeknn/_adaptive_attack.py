@@ -65,7 +65,7 @@ class KNNAdaptiveAttack(BaseAttack):
         The ball's norm; ``'inf'`` and ``'2'`` are accepted aliases.
     losses : sequence of str, default=LOSSES
         The runs, in order (see above).
-    n_steps : int, default=50
+    n_steps : int, default=30
         APGD iterations per run.
     n_restarts : int, default=1
         Runs of each untargeted loss (each from a new random start).
@@ -135,7 +135,7 @@ class KNNAdaptiveAttack(BaseAttack):
         *,
         norm: str = "Linf",
         losses: tuple[str, ...] = LOSSES,
-        n_steps: int = 50,
+        n_steps: int = 30,
         n_restarts: int = 1,
         n_target_classes: int = 3,
         temperature: float = 0.1,

@@ -30,7 +30,6 @@ batch at a time (AutoAttack does) still sees the same function.
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -92,30 +91,38 @@ def vote_weights_torch(
 
 
 class _Bank:
-    """One layer's indexed points of one set, on one device."""
+    """One layer's indexed points of one set, on one device.
 
-    def __init__(self, points: torch.Tensor, labels: torch.Tensor) -> None:
+    ``order`` sorts the points by class (``None``: they already are), and
+    ``offsets`` delimits each class in that order: the nearest points of
+    every class are then found on contiguous slices of a distance block.
+    """
+
+    def __init__(self, points: torch.Tensor, labels: torch.Tensor, n_classes: int):
         self.points = points
         self.labels = labels
         self.sq = (points * points).sum(1)
+        self.n_classes = n_classes
+        counts = torch.bincount(labels.cpu(), minlength=n_classes)
+        self.offsets = [0, *torch.cumsum(counts, 0).tolist()]
+        ordered = len(labels) < 2 or bool(torch.all(labels[1:] >= labels[:-1]))
+        self.order = None if ordered else torch.argsort(labels, stable=True)
 
     def apply(self, fn: Callable) -> _Bank:
-        bank = _Bank.__new__(_Bank)
+        bank = copy.copy(self)
         bank.points, bank.labels, bank.sq = (
             fn(self.points),
             fn(self.labels),
             fn(self.sq),
         )
+        if self.order is not None:
+            bank.order = fn(self.order)
         return bank
 
     def subset(self, idx: torch.Tensor) -> _Bank:
-        bank = _Bank.__new__(_Bank)
-        bank.points, bank.labels, bank.sq = (
-            self.points[idx],
-            self.labels[idx],
-            self.sq[idx],
-        )
-        return bank
+        """The points ``idx``, sorted by class (a copy)."""
+        idx = idx[torch.argsort(self.labels[idx], stable=True)]
+        return _Bank(self.points[idx], self.labels[idx], self.n_classes)
 
     def __len__(self) -> int:
         return len(self.points)
@@ -126,10 +133,29 @@ class _Bank:
         return d2.add_((f * f).sum(1, keepdim=True)).clamp_(min=0)
 
     def blocks(self, f: torch.Tensor, budget: int):
-        """``(start, squared distances)`` over query blocks within ``budget`` bytes."""
-        rows = max(1, budget // (4 * max(len(self), 1)))
+        """``(start, squared distances)`` over query blocks within ``budget`` bytes.
+
+        A block and its class-sorted copy must fit: 8 bytes per entry.
+        """
+        rows = max(1, budget // (8 * max(len(self), 1)))
         for start in range(0, len(f), rows):
             yield start, self.sq_distances(f[start : start + rows])
+
+    def per_class(self, d2: torch.Tensor, m: int) -> torch.Tensor:
+        """Indices ``(n, C, m)`` of each class's ``m`` nearest points in a block
+        of squared distances; ``-1`` where a class has fewer points."""
+        d2s = d2 if self.order is None else d2[:, self.order]
+        out = torch.full(
+            (len(d2), self.n_classes, m), -1, dtype=torch.long, device=d2.device
+        )
+        for c in range(self.n_classes):
+            start, stop = self.offsets[c], self.offsets[c + 1]
+            k = min(m, stop - start)
+            if k:
+                idx = torch.topk(d2s[:, start:stop], k, dim=1, largest=False).indices
+                idx += start
+                out[:, c, :k] = idx if self.order is None else self.order[idx]
+        return out
 
 
 class SoftKNNVote(nn.Module):
@@ -236,7 +262,7 @@ class SoftKNNVote(nn.Module):
         labels_b = torch.as_tensor(np.asarray(final.benign_labels_), device=device)
         sets = [
             [
-                _Bank(self._points(ix, device, final), labels_b)
+                _Bank(self._points(ix, device, final), labels_b, len(final.classes_))
                 for ix in final.benign_indexes_
             ]
         ]
@@ -246,7 +272,9 @@ class SoftKNNVote(nn.Module):
             )
             sets.append(
                 [
-                    _Bank(self._points(ix, device, final), labels_a)
+                    _Bank(
+                        self._points(ix, device, final), labels_a, len(final.classes_)
+                    )
                     for ix in final.hardening_indexes_
                 ]
             )
@@ -337,7 +365,9 @@ class SoftKNNVote(nn.Module):
         from ._threat_model import check_clip_bounds
 
         self.box = check_clip_bounds(clip, shape)
-        bank = _Bank(torch.from_numpy(X), torch.as_tensor(y_enc.astype(np.int64)))
+        bank = _Bank(
+            torch.from_numpy(X), torch.as_tensor(y_enc.astype(np.int64)), len(classes)
+        )
         self._setup(
             [[bank]],
             classes=classes,
@@ -457,13 +487,7 @@ class SoftKNNVote(nn.Module):
         with torch.no_grad():
             for _, d2 in bank.blocks(f.detach(), self.max_block_bytes):
                 near = torch.topk(d2, m, dim=1, largest=False).indices
-                per_class = torch.stack(
-                    [
-                        d2.masked_fill(bank.labels[None, :] != c, math.inf).argmin(1)
-                        for c in range(self.n_classes)
-                    ],
-                    1,
-                )
+                per_class = bank.per_class(d2, 1)[:, :, 0]
                 dup = (per_class[:, :, None] == near[:, None, :]).any(2)
                 out.append(torch.cat([near, per_class.masked_fill(dup, -1)], 1))
         return torch.cat(out)
@@ -569,29 +593,21 @@ class SoftKNNVote(nn.Module):
             for f, bank in zip(feats, banks, strict=True):
                 idx = [self._nearest(f, bank, self.n_candidates).flatten()]
                 idx += [self._per_class(f, bank, n_per_class).flatten()]
-                new.append(bank.subset(torch.unique(torch.cat(idx))))
+                idx = torch.unique(torch.cat(idx))
+                new.append(bank.subset(idx[idx >= 0]))
             view._sets.append(new)
         return view
 
     def _per_class(self, f: torch.Tensor, bank: _Bank, m: int) -> torch.Tensor:
-        """Indices ``(n, C, m)`` of the ``m`` nearest points of each class.
-
-        Where a class has fewer than ``m`` points, the extra entries repeat
-        valid indices of other classes (harmless in a union).
-        """
-        out = []
+        """Indices ``(n, C, m)`` of the ``m`` nearest points of each class (no
+        grad); ``-1`` where a class has fewer than ``m`` points."""
         with torch.no_grad():
-            for _, d2 in bank.blocks(f.detach(), self.max_block_bytes):
-                per = []
-                for c in range(self.n_classes):
-                    masked = d2.masked_fill(bank.labels[None, :] != c, math.inf)
-                    per.append(
-                        torch.topk(
-                            masked, min(m, len(bank)), dim=1, largest=False
-                        ).indices
-                    )
-                out.append(torch.stack(per, 1))
-        return torch.cat(out)
+            return torch.cat(
+                [
+                    bank.per_class(d2, m)
+                    for _, d2 in bank.blocks(f.detach(), self.max_block_bytes)
+                ]
+            )
 
     def classwise(
         self, n_references: int = 5, temperature: float | None = None
@@ -664,11 +680,10 @@ class ClasswiseKNNScores(nn.Module):
                 bank = banks[layer]
                 idx = vote._per_class(f, bank, n_ref)  # (n, C, m)
                 n, c, m = idx.shape
-                d = vote._distances(f, bank, idx.reshape(n, c * m)).reshape(n, c, m)
-                wrong = (
-                    bank.labels[idx] != torch.arange(c, device=f.device)[None, :, None]
-                )
-                dists.append(d.masked_fill(wrong, 1e6 * scale))
+                flat = idx.reshape(n, c * m)
+                d = vote._distances(f, bank, flat.clamp(min=0)).reshape(n, c, m)
+                # A class short of points: its missing references are far away.
+                dists.append(d.masked_fill(idx < 0, 1e6 * scale))
             d = torch.cat(dists, dim=2)
             nearest = torch.topk(d, min(n_ref, d.shape[2]), dim=2, largest=False).values
             scores = -nearest.mean(2) / (self.temperature * scale)
