@@ -30,6 +30,7 @@ batch at a time (AutoAttack does) still sees the same function.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -144,17 +145,28 @@ class _Bank:
     def per_class(self, d2: torch.Tensor, m: int) -> torch.Tensor:
         """Indices ``(n, C, m)`` of each class's ``m`` nearest points in a block
         of squared distances; ``-1`` where a class has fewer points."""
+        if not hasattr(self, "_padded"):
+            # Positions (class-sorted) of each class's points, padded with -1.
+            width = max(
+                b - a for a, b in zip(self.offsets, self.offsets[1:], strict=False)
+            )
+            pos = torch.full((self.n_classes, max(width, 1)), -1, dtype=torch.long)
+            for c in range(self.n_classes):
+                a, b = self.offsets[c], self.offsets[c + 1]
+                pos[c, : b - a] = torch.arange(a, b)
+            self._padded = pos.to(d2.device)
+        pos = self._padded
         d2s = d2 if self.order is None else d2[:, self.order]
-        out = torch.full(
-            (len(d2), self.n_classes, m), -1, dtype=torch.long, device=d2.device
-        )
-        for c in range(self.n_classes):
-            start, stop = self.offsets[c], self.offsets[c + 1]
-            k = min(m, stop - start)
-            if k:
-                idx = torch.topk(d2s[:, start:stop], k, dim=1, largest=False).indices
-                idx += start
-                out[:, c, :k] = idx if self.order is None else self.order[idx]
+        grouped = d2s[:, pos.clamp(min=0)].masked_fill_(pos < 0, math.inf)
+        k = min(m, pos.shape[1])
+        vals, idx = torch.topk(grouped, k, dim=2, largest=False)
+        out = pos.expand(len(d2), -1, -1).gather(2, idx)
+        if self.order is not None:
+            out = torch.where(out >= 0, self.order[out.clamp(min=0)], out)
+        out = out.masked_fill(torch.isinf(vals), -1)
+        if k < m:
+            pad = out.new_full((len(d2), self.n_classes, m - k), -1)
+            out = torch.cat([out, pad], 2)
         return out
 
 
