@@ -2,22 +2,13 @@
 
 from ._adaptive_attack import KNNAdaptiveAttack
 from ._attack import PGD, default_step_size, pgd_perturb
+from ._autoattack import AutoAttack
 from ._classifier import DAEkNNClassifier
 from ._conformal import (
     conformal_prediction_set,
     conformal_pvalues,
     credibility_confidence,
     nonconformity,
-)
-from ._evaluation import (
-    compare_weightings,
-    hardening_sweep,
-    harmonic_mean,
-    make_robustness_scorer,
-    per_layer_scores,
-    refit_knn,
-    robustness_report,
-    vote_scores,
 )
 from ._features import LayerReducer
 from ._index import ExactIndex, NNDescentIndex, build_index, numba_cache_dir
@@ -30,9 +21,18 @@ from ._networks import (
     default_knn_layers,
 )
 from ._persistence import InconsistentVersionWarning
+from ._refit import hardening_sweep, refit_knn
+from ._robustness import (
+    default_attacks,
+    harmonic_mean,
+    make_robustness_scorer,
+    robustness_report,
+)
+from ._surrogate import ClasswiseKNNScores, SoftKNNVote
 from ._training import AdversarialNetClassifier
 from ._version import __version__
 from ._vote import WEIGHTINGS, class_fractions, joint_vote, vote_weights
+from ._vote_analysis import compare_weightings, per_layer_scores, vote_scores
 
 __all__ = [
     "MLP",
@@ -42,6 +42,8 @@ __all__ = [
     "VGG16_BLOCKS",
     "WEIGHTINGS",
     "AdversarialNetClassifier",
+    "AutoAttack",
+    "ClasswiseKNNScores",
     "DAEkNNClassifier",
     "ExactIndex",
     "InconsistentVersionWarning",
@@ -49,6 +51,7 @@ __all__ = [
     "LayerReducer",
     "NNDescentIndex",
     "SmallCNN",
+    "SoftKNNVote",
     "__version__",
     "build_index",
     "class_fractions",
@@ -56,6 +59,7 @@ __all__ = [
     "conformal_prediction_set",
     "conformal_pvalues",
     "credibility_confidence",
+    "default_attacks",
     "default_knn_layers",
     "default_step_size",
     "hardening_sweep",

@@ -5,6 +5,7 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
+from sklearn.base import clone
 from skorch import NeuralNetClassifier
 from torch import nn
 
@@ -44,16 +45,18 @@ def test_pgd_stays_in_ball_and_box(eps, n_steps, random_start, seed, low):
 @given(seed=st.integers(0, 2**16), n_steps=st.integers(0, 5))
 def test_pgd_eps_zero_returns_input(seed, n_steps):
     X = np.random.RandomState(seed).rand(5, 6).astype(np.float32)
-    X_adv = PGD(eps=0.0, n_steps=n_steps).generate(_net(), X, np.zeros(5, int))
+    X_adv = PGD(eps=0.0, n_steps=n_steps, clip=None).generate(
+        _net(), X, np.zeros(5, int)
+    )
     np.testing.assert_array_equal(X_adv, X)
 
 
 def test_pgd_is_deterministic_under_seed():
     X = np.random.RandomState(0).rand(20, 6).astype(np.float32)
     y = np.arange(20) % 3
-    a = PGD(eps=0.2, random_state=3).generate(_net(), X, y)
-    b = PGD(eps=0.2, random_state=3).generate(_net(), X, y)
-    c = PGD(eps=0.2, random_state=4).generate(_net(), X, y)
+    a = PGD(eps=0.2, clip=(0, 1), random_state=3).generate(_net(), X, y)
+    b = PGD(eps=0.2, clip=(0, 1), random_state=3).generate(_net(), X, y)
+    c = PGD(eps=0.2, clip=(0, 1), random_state=4).generate(_net(), X, y)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
 
@@ -118,8 +121,8 @@ def test_pgd_without_labels_uses_predictions():
     X = np.random.RandomState(0).rand(10, 6).astype(np.float32)
     with torch.no_grad():
         y_pred = net(torch.from_numpy(X)).argmax(1).numpy()
-    a = PGD(eps=0.1, random_state=0).generate(net, X)
-    b = PGD(eps=0.1, random_state=0).generate(net, X, y_pred)
+    a = PGD(eps=0.1, clip=None, random_state=0).generate(net, X)
+    b = PGD(eps=0.1, clip=None, random_state=0).generate(net, X, y_pred)
     np.testing.assert_array_equal(a, b)
 
 
@@ -131,10 +134,46 @@ def test_pgd_rejects_bad_input(fitted_daeknn, digits):
         PGD(eps=0.1).generate(fitted_daeknn, X_test[:3], np.array([0, 1, 99]))
     with pytest.raises(ValueError, match="NaN"):
         PGD(eps=0.1).generate(fitted_daeknn, np.full_like(X_test[:2], np.nan))
-    with pytest.raises(ValueError, match="eps"):
+    with pytest.raises(ValueError, match="'eps' parameter of PGD"):
         PGD(eps=-0.1).generate(fitted_daeknn, X_test, y_test)
-    with pytest.raises(TypeError, match="torch.nn.Module"):
+    with pytest.raises(ValueError, match="'norm' parameter of PGD"):
+        PGD(eps=0.1, norm="L1").generate(fitted_daeknn, X_test, y_test)
+    with pytest.raises(ValueError, match="differentiate"):
         PGD(eps=0.1).generate(object(), X_test, y_test)
+    with pytest.raises(ValueError, match="shape"):
+        PGD(eps=0.1).generate(fitted_daeknn, X_test[:, :10], y_test)
+    # A bare module does not know its box: no silent (0, 1).
+    with pytest.raises(ValueError, match="clip='auto'"):
+        PGD(eps=0.1).generate(_net(n_features=64), X_test, y_test)
+
+
+def test_attacks_share_scikit_learn_parameter_handling():
+    attack = PGD(eps=0.1, norm="2", n_steps=3, random_state=0)
+    assert attack.get_params()["norm"] == "2"
+    assert repr(attack) == "PGD(eps=0.1, n_steps=3, norm='2', random_state=0)"
+    copy = clone(attack).set_params(eps=0.2)
+    assert copy.eps == 0.2 and attack.eps == 0.1
+    with pytest.raises(ValueError, match="Invalid parameter"):
+        attack.set_params(steps=3)
+
+
+def test_default_box_is_the_estimators(fitted_dknn, digits):
+    _, _, X_test, y_test = digits
+    X_adv = PGD(eps=0.5, n_steps=3, random_state=0).generate(
+        fitted_dknn, X_test[:20], y_test[:20]
+    )
+    assert X_adv.min() >= 0.0 and X_adv.max() <= 1.0
+    assert X_adv.max() == 1.0  # eps 0.5 reaches the box
+
+
+def test_l2_pgd_lowers_network_accuracy(fitted_dknn, digits):
+    _, _, X_test, y_test = digits
+    clean = np.mean(fitted_dknn.predict_network(X_test) == y_test)
+    X_adv = PGD(eps=1.5, norm="L2", random_state=0).generate(
+        fitted_dknn, X_test, y_test
+    )
+    assert np.linalg.norm(X_adv - X_test, axis=1).max() <= 1.5 + 1e-5
+    assert np.mean(fitted_dknn.predict_network(X_adv) == y_test) < clean - 0.3
 
 
 def _train(net_cls, **kwargs):
