@@ -102,7 +102,9 @@ def test_split_is_stratified_and_seeded():
     assert not np.isin(X_cal, X[rows]).all(axis=1).any()  # disjoint
     again = clf._hold_out_calibration(X, y, classes, seed=1)[1]
     np.testing.assert_array_equal(X_cal, again)
-    assert not np.array_equal(X_cal, clf._hold_out_calibration(X, y, classes, seed=2)[1])
+    assert not np.array_equal(
+        X_cal, clf._hold_out_calibration(X, y, classes, seed=2)[1]
+    )
 
 
 def test_pvalues_and_coverage_on_clean_held_out_data(calibrated, digits):
