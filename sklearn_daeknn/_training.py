@@ -246,22 +246,26 @@ class _PropagateInterrupt:
 
     A ``KeyboardInterrupt`` raised by the code of one of the user's callbacks
     (not skorch's defaults, not the estimator's progress bar) is skorch's
-    request to stop training early: it ends the loop as in skorch. Any other
-    (Ctrl-C during a forward pass, say) propagates.
+    request to stop training early: it ends the loop as in skorch, once the
+    other callbacks have seen the epoch. Any other (Ctrl-C during a forward
+    pass, say) propagates.
     """
 
     def notify(self, method_name: str, **cb_kwargs: Any) -> None:
         getattr(self, method_name)(self, **cb_kwargs)
         own = _OWN_CALLBACKS | {name for name, _ in self.get_default_callbacks()}
+        stop = None
         for name, cb in self.callbacks_:
             try:
                 getattr(cb, method_name)(self, **cb_kwargs)
-            except _StopTraining:
-                raise
             except KeyboardInterrupt as exc:
                 if name in own or not _raised_in(exc, cb):
                     raise
-                raise _StopTraining() from exc
+                stop = exc
+        # Unlike skorch, the callbacks after the one that asked to stop still
+        # see the last epoch: the log prints its row, the progress bar ends.
+        if stop is not None:
+            raise _StopTraining() from stop
 
     def fit_loop(self, X: Any, y: Any = None, epochs: Any = None, **fit_params: Any):
         try:
