@@ -1063,7 +1063,7 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
     # The one neighbour search of the estimator: the vote, the conformal
     # scores, the calibration and kneighbors all go through _search.
 
-    def _sets(self) -> list[tuple[str, list, np.ndarray, np.ndarray]]:
+    def _indexed_sets(self) -> list[tuple[str, list, np.ndarray, np.ndarray]]:
         """``(name, indexes, rows, labels)`` of each indexed set."""
         sets = [
             ("benign", self.benign_indexes_, self.benign_rows_, self.benign_labels_)
@@ -1093,7 +1093,7 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         out the points made from that row: itself and its hardening copy.
         """
         found = {}
-        for name, indexes, rows, _ in self._sets():
+        for name, indexes, rows, _ in self._indexed_sets():
             index = indexes[layer]
             if query_rows is None:
                 if k > index.n_points:
@@ -1223,7 +1223,7 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         else:
             X_net = self._validate_X(X)
             n = len(X_net)
-        sets = self._sets()
+        sets = self._indexed_sets()
         out = {
             layer: {
                 name: (np.empty((n, k), np.float32), np.empty((n, k), np.int64))
@@ -1278,9 +1278,9 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
 
     def _vote(self, per_layer: list[dict[str, tuple[np.ndarray, np.ndarray]]]):
         """The joint vote of the neighbours that :meth:`_search` found."""
-        labelled: dict[str, list] = {name: [] for name, *_ in self._sets()}
+        labelled: dict[str, list] = {name: [] for name, *_ in self._indexed_sets()}
         for found in per_layer:
-            for name, _, _, labels in self._sets():
+            for name, _, _, labels in self._indexed_sets():
                 dist, pos = found[name]
                 labelled[name].append((dist, labels[pos]))
         return joint_vote(
