@@ -19,7 +19,7 @@ _COLORS = {"benign": "C0", "hardening": "C1"}
 _WEIGHT_NAMES = {"benign": "w_b", "hardening": "w_a"}
 _SET_TITLES = {
     "benign": "benign neighbours",
-    "hardening": "hardening neighbours (their source images)",
+    "hardening": "hardening neighbours, drawn as their source images",
 }
 
 
@@ -281,7 +281,7 @@ class NeighborsDisplay:
             cell = ax[i, 0]
             self._draw(cell, self.sample, kind, cmap, low, high)
             weights = ", ".join(
-                f"w_{name[0]}={value:.2f}"
+                f"{_WEIGHT_NAMES[name]}={value:.2f}"
                 for name, value in self.weights[layer].items()
             )
             cell.set_ylabel(f"{layer}\n{weights}", fontsize=8)

@@ -55,6 +55,7 @@ def test_display_data_equal_kneighbors_and_it_draws(fitted_daeknn, digits, tmp_p
     row = display.rows["block2"]["hardening"][0]
     assert hardening_title.startswith(f"row {row} copy\nlabel {y[row]}")
     assert "w_b=" in display.axes_[2, 0].get_ylabel()
+    assert "w_a=" in display.axes_[2, 0].get_ylabel()
     assert len(display.axes_[0, 1].images) == 1
     path = tmp_path / "neighbors.png"
     display.figure_.savefig(path)
