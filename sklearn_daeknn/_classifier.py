@@ -75,6 +75,16 @@ _PREDICT_PARAMS = (
     "metric",
 )
 
+#: Parameters added after 0.1.0, with the behaviour of an estimator pickled
+#: before them.
+_ADDED_PARAMS = {
+    "metric": "euclidean",
+    "optimizer": torch.optim.Adam,
+    "callbacks": None,
+    "train_split": None,
+    "net_params": None,
+}
+
 # torch has one global RNG per process, shared by fits running in parallel
 # threads (joblib's threading or Dask backends). Every seeding, restoring and
 # drawing of it by a fit happens under this lock, and nothing else in a fit
@@ -1456,4 +1466,8 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         return versioned_state(super().__getstate__())
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(check_state_version(state, type(self).__name__))
+        state = check_state_version(state, type(self).__name__)
+        # Parameters added since 0.1.0 take the values that estimator had.
+        for name, default in _ADDED_PARAMS.items():
+            state.setdefault(name, default)
+        super().__setstate__(state)

@@ -6,7 +6,7 @@ metrics (:data:`METRICS`):
 
 - ``'euclidean'``: the Euclidean distance;
 - ``'cosine'``: the rows (indexed points and queries) must be L2-normalised
-  (a zero row is allowed, see :func:`~sklearn_daeknn.LayerReducer`); the
+  (a zero row is allowed, see :class:`~sklearn_daeknn.LayerReducer`); the
   search is Euclidean, and the distance reported is
   ``||a - b||^2 / 2``, which is the cosine distance ``1 - cos(a, b)`` of unit
   vectors. A zero row lies at 1/2 from every unit vector (and at 0 from

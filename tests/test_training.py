@@ -379,3 +379,22 @@ def test_fit_refuses_fit_params_with_a_reason(blobs, fit_params, match):
     with pytest.raises(ValueError, match=match):
         clf.fit(X, y, **fit_params)
     assert not hasattr(clf, "net_")
+
+
+def test_an_estimator_pickled_before_the_new_parameters_loads(blobs):
+    import pickle
+
+    X, y = blobs
+    clf = _est().fit(X, y)
+    state = clf.__getstate__()
+    for name in ("metric", "optimizer", "callbacks", "train_split", "net_params"):
+        del state[name]
+    old = DAEkNNClassifier.__new__(DAEkNNClassifier)
+    old.__setstate__(state)
+    assert old.get_params()["metric"] == "euclidean"
+    assert old.get_params()["optimizer"] is torch.optim.Adam
+    np.testing.assert_array_equal(old.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(
+        pickle.loads(pickle.dumps(old)).kneighbors(X[:3])["block1"]["benign"][1],
+        clf.kneighbors(X[:3])["block1"]["benign"][1],
+    )
