@@ -21,7 +21,7 @@ from sklearn_daeknn import (
 )
 from sklearn_daeknn._features import layer_outputs
 
-from .conftest import FAST
+from .conftest import FAST, assert_concurrent_calls_equal_serial
 
 SETS = ("benign", "hardening")
 
@@ -301,3 +301,19 @@ def test_cosine_fit_from_scratch(digits):
         assert np.all((np.abs(norms - 1) < 1e-5) | (norms == 0))
     dist = clf.kneighbors(X_test)["block2"]["benign"][0]
     assert dist.min() >= 0 and dist.max() <= 2
+
+
+def test_kneighbors_from_threads_equals_serial_and_writes_nothing(
+    fitted_daeknn, digits
+):
+    clf = fitted_daeknn
+    before = {name: id(value) for name, value in vars(clf).items()}
+
+    def flat(X):
+        found = clf.kneighbors(X)
+        return [
+            a for by_set in found.values() for pair in by_set.values() for a in pair
+        ]
+
+    assert_concurrent_calls_equal_serial(flat, digits[2][:50], rounds=2)
+    assert {name: id(value) for name, value in vars(clf).items()} == before
