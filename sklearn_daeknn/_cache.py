@@ -39,6 +39,7 @@ KNN_PARAMS = frozenset(
         "n_neighbors",
         "weighting",
         "temperature",
+        "metric",
         "index",
         "layers",
         "max_layer_features",

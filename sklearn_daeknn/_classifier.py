@@ -36,16 +36,16 @@ from ._features import (
     check_layers,
     extract_layer_features,
 )
-from ._index import build_index, resolve_index_kind
+from ._index import METRICS, build_index, leave_out, resolve_index_kind
 from ._networks import MLP, SmallCNN, default_knn_layers
 from ._persistence import check_state_version, versioned_state
 from ._training import (
-    EpochProgress,
+    ROUTED_PREFIXES,
     FitInterrupted,
-    InterruptibleAdversarialNetClassifier,
-    InterruptibleNetClassifier,
     NoOptimizer,
-    log_epoch,
+    build_net,
+    check_net_params,
+    is_routed,
     single_sample_batch_fails,
 )
 from ._validation import check_box, check_clip, check_input_shape
@@ -72,7 +72,18 @@ _PREDICT_PARAMS = (
     "clip",
     "batch_size",
     "verbose",
+    "metric",
 )
+
+#: Parameters added after 0.1.0, with the behaviour of an estimator pickled
+#: before them.
+_ADDED_PARAMS = {
+    "metric": "euclidean",
+    "optimizer": torch.optim.Adam,
+    "callbacks": None,
+    "train_split": None,
+    "net_params": None,
+}
 
 # torch has one global RNG per process, shared by fits running in parallel
 # threads (joblib's threading or Dask backends). Every seeding, restoring and
@@ -122,6 +133,34 @@ def _construct(cls: type, given: dict[str, Any], params: dict[str, Any]) -> nn.M
         ) from exc
 
 
+def _fit_params_message(fit_params: dict[str, Any]) -> str:
+    names = sorted(fit_params)
+    if "sample_weight" in fit_params:
+        return (
+            "DAEkNNClassifier.fit does not support sample_weight: the kNN vote "
+            "counts each of the k nearest indexed training points once, and no "
+            "weighting of a neighbour search is the same as repeating a row "
+            "(which fills two of the k places), nor can the adversarial "
+            "training of a stochastic network honour it. Repeat or resample the "
+            "rows instead (sklearn.utils.resample), or weight the training loss "
+            "by class with net_params={'criterion__weight': "
+            "torch.tensor(one_weight_per_class)}."
+        )
+    if "class_weight" in fit_params:
+        return (
+            "DAEkNNClassifier has no class_weight: weight the training loss by "
+            "class with net_params={'criterion__weight': "
+            "torch.tensor(one_weight_per_class)} (the order of classes_); the "
+            "kNN vote itself is not weighted."
+        )
+    return (
+        f"DAEkNNClassifier.fit takes X and y only; got {names}. Training "
+        "options go in the constructor (optimizer, callbacks, train_split, "
+        f"net_params with skorch's {', '.join(p + '__' for p in ROUTED_PREFIXES)} "
+        "keys)."
+    )
+
+
 class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
     """Deep Adversarially-Enhanced k-Nearest Neighbours.
 
@@ -142,7 +181,10 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         ``module_params``, plus ``input_shape`` and ``n_classes`` when its
         constructor takes them. An instance is copied, never modified.
         ``None`` picks :class:`MLP` for flat input and :class:`SmallCNN` when
-        ``input_shape`` is 3-D.
+        ``input_shape`` is 3-D. A network trained elsewhere (standard or
+        robust) is indexed as it is with an instance and ``max_epochs=0``:
+        its weights are not changed (``net_.module_`` holds a bit-identical
+        copy).
     input_shape : tuple of int, default=None
         Shape of one sample as the network sees it, e.g. ``(1, 8, 8)``; each
         row of ``X`` is reshaped to it. ``None`` means ``(n_features,)``.
@@ -175,6 +217,15 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         benchmark's comparison (docs/results/mnist.md).
     temperature : float, default=1.0
         Temperature of the weighting softmax.
+    metric : {'euclidean', 'cosine'}, default='euclidean'
+        Distance between layer features, for every search backend, the vote
+        and the conformal scores. ``'cosine'``: the reduced features are
+        L2-normalised (``layer_reducers_`` and :meth:`layer_features` give
+        them normalised; a zero vector stays zero), the indexes search them
+        in Euclidean distance, and every distance reported or voted with is
+        the cosine distance ``1 - cos = ||a - b||^2 / 2`` of the normalised
+        vectors (a zero vector is at 1/2 from every other). Cosine distances
+        lie in ``[0, 2]``: tune ``temperature`` for ``'softmax'`` with it.
     index : {'auto', 'exact', 'nndescent'}, default='auto'
         Neighbour search backend. ``'auto'`` uses exact search below
         ``AUTO_NNDESCENT_MIN_SAMPLES`` indexed points and pynndescent above.
@@ -199,15 +250,51 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         seeded by ``random_state``. ``0`` disables calibration (and
         :meth:`predict_credibility`).
     max_epochs : int, default=20
-        Training epochs.
+        Training epochs. ``0`` trains nothing: with a ``module`` instance, a
+        pretrained network is used as it is. ``adversarial_training``,
+        ``train_eps``, ``train_steps``, ``train_step_size``, ``lr``,
+        ``optimizer``, ``callbacks`` and ``train_split`` then have no effect
+        on the network (``adversarial_training`` only records how it was
+        trained, as :func:`~sklearn_daeknn.refit_knn` leaves it); the
+        hardening data and the indexes are still made.
     lr : float, default=1e-3
-        Adam learning rate.
+        Learning rate of the optimizer.
     batch_size : int, default=128
         Batch size for training, attacks and feature extraction. When the
         network has batch norm layers that would see one value per channel
         in a last training batch of one sample (which they cannot
         normalise), that sample is left out of each epoch (skorch's
         ``iterator_train__drop_last``); ``batch_size=1`` is then an error.
+    optimizer : torch.optim.Optimizer class, default=torch.optim.Adam
+        The optimizer class, as in skorch; its arguments other than ``lr``
+        go in ``net_params`` (or ``set_params``) as ``optimizer__<name>``,
+        e.g. ``optimizer__momentum=0.9`` for ``torch.optim.SGD``.
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        skorch callbacks run during training, beside skorch's defaults and
+        the estimator's progress bar: ``EarlyStopping``, ``LRScheduler``,
+        ``Checkpoint``, ... Their parameters route as
+        ``callbacks__<name>__<param>``. They are copied for each fit: the
+        instances given are never modified. A ``KeyboardInterrupt`` raised by
+        one (skorch's way to stop training, as ``EarlyStopping`` does) ends
+        training normally; Ctrl-C elsewhere interrupts ``fit``.
+    train_split : callable or None, default=None
+        skorch's validation split, e.g.
+        ``skorch.dataset.ValidSplit(0.2, stratified=True)``, which
+        ``EarlyStopping`` and the ``valid_loss`` column need. ``None``: all
+        samples train. A float ``ValidSplit`` without a ``random_state`` is
+        seeded from ``random_state``. The held-out samples are still indexed.
+    net_params : dict, default=None
+        Any other argument of :class:`skorch.NeuralNetClassifier`, with
+        skorch's routing: ``{"optimizer__weight_decay": 1e-4,
+        "iterator_train__num_workers": 2, "criterion__label_smoothing": 0.1,
+        "callbacks__early__patience": 3}``. ``set_params`` (and so
+        ``GridSearchCV``) also takes these keys directly, with the prefixes
+        ``optimizer__``, ``criterion__``, ``callbacks__``,
+        ``iterator_train__``, ``iterator_valid__`` and ``dataset__``, and
+        stores them here. The arguments the estimator sets itself (the
+        module, the loss, the parameters above) are refused with the
+        parameter to use. ``criterion__weight`` (a tensor of one weight per
+        class of ``classes_``) weights the training loss by class.
     module_params : dict, default=None
         Keyword arguments for the ``module`` class.
     device : str, default='cpu'
@@ -220,12 +307,15 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         Caches the trained network and the hardening data, as
         :class:`~sklearn.pipeline.Pipeline` does: a folder or a
         ``joblib.Memory``. A refit that changes only kNN-side parameters
-        (``n_neighbors``, ``weighting``, ``temperature``, ``index``,
-        ``layers``, ``max_layer_features``) reuses both; one that changes only
-        the hardening parameters reuses the network. The key holds the data,
-        the seeds drawn from ``random_state`` (pass an int: ``None`` never
-        hits) and all other parameters. ``None``: no caching. An interrupted
-        or failed fit caches nothing of the stage it stopped in.
+        (``n_neighbors``, ``weighting``, ``temperature``, ``metric``,
+        ``index``, ``layers``, ``max_layer_features``) reuses both; one that
+        changes only the hardening parameters reuses the network. The key
+        holds the data, the seeds drawn from ``random_state`` (pass an int:
+        ``None`` never hits) and all other parameters, the training ones
+        (``optimizer``, ``callbacks``, ``train_split``, ``net_params``)
+        included: joblib hashes their content, so equal callback instances
+        give equal keys. ``None``: no caching. An interrupted or failed fit
+        caches nothing of the stage it stopped in.
 
         The folder holds joblib pickles, which are loaded with ``pickle``:
         anyone who can write to it can run code in every process that fits
@@ -250,7 +340,8 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
     layers_ : tuple of str
         Names of the kNN layers.
     benign_indexes_ : list of index objects
-        One neighbour index per layer over the benign training features.
+        One neighbour index per layer over the benign training features
+        (under ``metric``). :meth:`kneighbors` queries them.
     hardening_indexes_ : list of index objects or None
         One per layer over the hardening features; ``None`` without
         hardening data.
@@ -266,7 +357,8 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         The label of each hardening point (that of its source row).
     layer_reducers_ : list of LayerReducer
         The width reduction of each kNN layer's output (pooling or a
-        random projection, see ``max_layer_features``), one per entry of
+        random projection, see ``max_layer_features``, then the
+        L2-normalisation of ``metric='cosine'``), one per entry of
         ``layers_``; each maps a torch tensor of layer outputs to the
         features the indexes hold, differentiably.
     calibration_scores_ : ndarray of shape (n_calibration,) or None
@@ -299,7 +391,15 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
     ============  ========================  ========================
 
     The network alone (the paper's CNN and AT-CNN baselines) is available as
-    :meth:`predict_network`.
+    :meth:`predict_network`, and the training points behind a prediction as
+    :meth:`kneighbors` (drawn by
+    :class:`~sklearn_daeknn.plotting.NeighborsDisplay`).
+
+    ``fit`` takes no ``sample_weight``: the vote counts each of the ``k``
+    nearest indexed points once, and no weighting of a neighbour search
+    equals repeating a row (which would fill two of the ``k`` places).
+    There is no ``class_weight`` either; the training loss is weighted by
+    class with ``net_params={"criterion__weight": weights}``.
 
     A fitted estimator can predict from several threads at once (a web
     service, joblib's threading backend), with exactly the results of
@@ -338,6 +438,7 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         "train_step_size": [None, Interval(Real, 0, None, closed="neither")],
         "weighting": [StrOptions(set(WEIGHTINGS))],
         "temperature": [Interval(Real, 0, None, closed="neither")],
+        "metric": [StrOptions(set(METRICS))],
         "index": [StrOptions({"auto", "exact", "nndescent"})],
         "max_layer_features": [None, Interval(Integral, 1, None, closed="left")],
         "clip": [None, tuple, list],
@@ -348,6 +449,10 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         "max_epochs": [Interval(Integral, 0, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "optimizer": [callable],
+        "callbacks": [None, list],
+        "train_split": [None, callable],
+        "net_params": [None, dict],
         "module_params": [None, dict],
         "device": [str, torch.device],
         "random_state": ["random_state"],
@@ -371,6 +476,7 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         train_step_size: float | None = None,
         weighting: str = "softmax",
         temperature: float = 1.0,
+        metric: str = "euclidean",
         index: str = "auto",
         max_layer_features: int | None = 4096,
         clip: tuple[float, float] | None = None,
@@ -378,6 +484,10 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         max_epochs: int = 20,
         lr: float = 1e-3,
         batch_size: int = 128,
+        optimizer: Any = torch.optim.Adam,
+        callbacks: list | None = None,
+        train_split: Any = None,
+        net_params: dict | None = None,
         module_params: dict | None = None,
         device: str = "cpu",
         random_state: Any = None,
@@ -397,6 +507,7 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         self.train_step_size = train_step_size
         self.weighting = weighting
         self.temperature = temperature
+        self.metric = metric
         self.index = index
         self.max_layer_features = max_layer_features
         self.clip = clip
@@ -404,16 +515,54 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         self.max_epochs = max_epochs
         self.lr = lr
         self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.callbacks = callbacks
+        self.train_split = train_split
+        self.net_params = net_params
         self.module_params = module_params
         self.device = device
         self.random_state = random_state
         self.memory = memory
         self.verbose = verbose
 
+    def set_params(self, **params: Any) -> DAEkNNClassifier:
+        """Set the parameters of this estimator.
+
+        Besides the parameters of the constructor, takes skorch's routing
+        keys (``optimizer__momentum``, ``criterion__weight``,
+        ``callbacks__<name>__<param>``, ``iterator_train__<param>``,
+        ``iterator_valid__<param>``, ``dataset__<param>``), which are stored
+        in a new ``net_params`` dict: a ``GridSearchCV`` can search them as
+        it would on a skorch net.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : DAEkNNClassifier
+            The estimator.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from sklearn_daeknn import DAEkNNClassifier
+        >>> clf = DAEkNNClassifier(optimizer=torch.optim.SGD)
+        >>> clf.set_params(optimizer__momentum=0.9).net_params
+        {'optimizer__momentum': 0.9}
+        """
+        routed = {key: params.pop(key) for key in list(params) if is_routed(key)}
+        super().set_params(**params)
+        if routed:
+            self.net_params = {**(self.net_params or {}), **routed}
+        return self
+
     # ------------------------------------------------------------------ fit
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X: Any, y: Any) -> DAEkNNClassifier:
+    def fit(self, X: Any, y: Any, **fit_params: Any) -> DAEkNNClassifier:
         """Train the network, make the hardening data and build the indexes.
 
         A fit is all or nothing: if it fails or is interrupted (Ctrl-C, which
@@ -427,12 +576,18 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
             Training inputs, one flattened sample per row.
         y : array-like of shape (n_samples,)
             Class labels of any type.
+        **fit_params : dict
+            None is supported; ``sample_weight`` (and anything else) is
+            refused with a ``ValueError`` that says why (see Notes of the
+            class).
 
         Returns
         -------
         self : DAEkNNClassifier
             The fitted estimator.
         """
+        if fit_params:
+            raise ValueError(_fit_params_message(fit_params))
         before = self.__dict__.copy()
         try:
             fitted = self._fit(X, y)
@@ -466,6 +621,7 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         input_shape = check_input_shape(self.input_shape, X.shape[1])
         device = self._check_device()
         self._check_memory()
+        check_net_params(self.net_params)  # before any training
         seeds = check_random_state(self.random_state).randint(
             np.iinfo(np.int32).max, size=4
         )
@@ -543,7 +699,12 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
             # own copy, so peak memory holds one layer twice, not every layer.
             indexes.append(
                 [
-                    build_index(features.pop(0), kind, random_state=int(seeds[3]))
+                    build_index(
+                        features.pop(0),
+                        kind,
+                        metric=self.metric,
+                        random_state=int(seeds[3]),
+                    )
                     for _ in range(len(features))
                 ]
             )
@@ -736,7 +897,8 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         logger.info("training the network on %d samples", len(X_net))
         net = self._make_net(module, device, int(seed), X_net)
         try:
-            return net.fit(X_net, y_enc)
+            # Initialised already (its settings checked): partial_fit is fit.
+            return net.partial_fit(X_net, y_enc)
         except FitInterrupted as interrupt:
             # skorch would have returned the partly trained network: raise the
             # user's interrupt instead, before anything caches or indexes it.
@@ -751,25 +913,7 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
     def _make_net(
         self, module: nn.Module, device: torch.device, seed: int, X_net: np.ndarray
     ) -> NeuralNetClassifier:
-        kwargs: dict[str, Any] = dict(
-            criterion=nn.CrossEntropyLoss,
-            optimizer=torch.optim.Adam if _trainable(module) else NoOptimizer,
-            lr=self.lr,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            train_split=None,
-            iterator_train__shuffle=True,
-            # Its own generator, not torch's global one: reproducible in threads.
-            iterator_train__generator=torch.Generator().manual_seed(seed + 1),
-            # A loader without a generator draws its base seed from the global
-            # RNG at every pass, even without shuffling.
-            iterator_valid__generator=torch.Generator().manual_seed(seed + 2),
-            device=str(device),
-            callbacks=[("progress", EpochProgress())] if self.verbose else None,
-            callbacks__print_log__sink=log_epoch,
-            verbose=0,
-        )
-        n_samples = len(X_net)
+        drop_last = False
         if self.max_epochs and single_sample_batch_fails(
             module, _probe_input(module, X_net.shape[1:])
         ):
@@ -779,21 +923,33 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
                     "layers need more than one value per channel in training. "
                     "Use batch_size >= 2."
                 )
-            if n_samples % self.batch_size == 1:
-                # The last batch of each epoch would hold one sample, which
-                # batch norm cannot normalise: leave it out (a different sample
-                # each epoch, as the batches are shuffled).
-                kwargs["iterator_train__drop_last"] = True
-        if not self.adversarial_training:
-            return InterruptibleNetClassifier(module, **kwargs)
-        return InterruptibleAdversarialNetClassifier(
+            # The last batch of each epoch would hold one sample, which batch
+            # norm cannot normalise: leave it out (a different sample each
+            # epoch, as the batches are shuffled).
+            drop_last = len(X_net) % self.batch_size == 1
+        attack = None
+        if self.adversarial_training:
+            attack = dict(
+                attack_eps=self.train_eps,
+                attack_step_size=self.train_step_size,
+                attack_steps=self.train_steps,
+                attack_clip=check_clip(self.clip),
+                attack_seed=seed,
+            )
+        return build_net(
             module,
-            attack_eps=self.train_eps,
-            attack_step_size=self.train_step_size,
-            attack_steps=self.train_steps,
-            attack_clip=check_clip(self.clip),
-            attack_seed=seed,
-            **kwargs,
+            seed=seed,
+            device=str(device),
+            optimizer=self.optimizer if _trainable(module) else NoOptimizer,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            callbacks=self.callbacks,
+            train_split=self.train_split,
+            net_params=self.net_params,
+            verbose=self.verbose,
+            drop_last=drop_last,
+            attack=attack,
         )
 
     def _feature_batch_size(self) -> int:
@@ -815,6 +971,7 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
             reducers=reducers,
             max_features=self.max_layer_features,
             seed=0,
+            normalize=self.metric == "cosine",
             batch_size=self._feature_batch_size(),
             device=net.device,
             verbose=self.verbose,
@@ -835,6 +992,15 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
             {name: getattr(self, name) for name in _PREDICT_PARAMS},
             caller_name=type(self).__name__,
         )
+        fitted = self.benign_indexes_[0].metric
+        if self.metric != fitted:
+            raise ValueError(
+                f"metric={self.metric!r}, but this estimator was fitted with "
+                f"metric={fitted!r}: its indexes and layer reductions hold "
+                "features for that metric. Refit, or keep the trained network "
+                f"with sklearn_daeknn.refit_knn(estimator, X, y, metric="
+                f"{self.metric!r})."
+            )
 
     def layer_features(self, X: Any) -> list[np.ndarray]:
         """Representations of ``X`` at each kNN layer, as used by the vote.
@@ -848,7 +1014,9 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         -------
         features : list of ndarray of shape (n_samples, n_features_l), float32
             One array per entry of ``layers_``, in that order, after the
-            width reduction of ``max_layer_features``.
+            width reduction of ``max_layer_features`` (and, for
+            ``metric='cosine'``, L2-normalised): the representations the
+            indexes hold for the training data.
         """
         X_net = self._validate_X(X)
         return self._features(X_net, self.net_, self.layers_, self.layer_reducers_)[0]
@@ -902,19 +1070,188 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         view.layer_reducers_ = [self.layer_reducers_[p] for p in positions]
         return view
 
-    def _neighbors(
-        self, indexes: list, labels: np.ndarray, features: list[np.ndarray]
-    ) -> list:
-        k = self.n_neighbors
-        out = []
-        for index, feats in zip(indexes, features, strict=True):
-            if k > index.n_points:
-                raise ValueError(
-                    f"n_neighbors={k} is larger than the {index.n_points} indexed "
-                    "training samples."
+    # The one neighbour search of the estimator: the vote, the conformal
+    # scores, the calibration and kneighbors all go through _search.
+
+    def _indexed_sets(self) -> list[tuple[str, list, np.ndarray, np.ndarray]]:
+        """``(name, indexes, rows, labels)`` of each indexed set."""
+        sets = [
+            ("benign", self.benign_indexes_, self.benign_rows_, self.benign_labels_)
+        ]
+        if self.hardening_indexes_ is not None:
+            sets.append(
+                (
+                    "hardening",
+                    self.hardening_indexes_,
+                    self.hardening_rows_,
+                    self.hardening_labels_,
                 )
-            dist, ind = index.query(feats, k, device=self.net_.device)
-            out.append((dist, labels[ind]))
+            )
+        return sets
+
+    def _search(
+        self,
+        layer: int,
+        features: np.ndarray,
+        k: int,
+        query_rows: np.ndarray | None = None,
+    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """The ``k`` nearest points of each set to ``features`` at the layer
+        at position ``layer``: ``{set: (distances, positions in the set)}``.
+
+        ``query_rows`` (the row of fit's ``X`` each query comes from) leaves
+        out the points made from that row: itself and its hardening copy.
+        """
+        found = {}
+        for name, indexes, rows, _ in self._indexed_sets():
+            index = indexes[layer]
+            if query_rows is None:
+                if k > index.n_points:
+                    raise ValueError(
+                        f"n_neighbors={k} is larger than the {index.n_points} "
+                        "indexed training samples."
+                    )
+                found[name] = index.query(features, k, device=self.net_.device)
+                continue
+            if k > index.n_points - 1:
+                raise ValueError(
+                    f"n_neighbors={k} is larger than the {index.n_points - 1} "
+                    "other indexed training samples (kneighbors with X=None "
+                    "leaves each sample out)."
+                )
+            dist, pos = index.query(features, k + 1, device=self.net_.device)
+            found[name] = leave_out(dist, pos, rows[pos] == query_rows[:, None])
+        return found
+
+    def _neighbor_chunks(
+        self, X_net: np.ndarray | None, k: int
+    ) -> Iterator[tuple[slice, list[dict[str, tuple[np.ndarray, np.ndarray]]]]]:
+        """``(rows of the queries, per layer the result of _search)`` chunk by
+        chunk; ``X_net=None``: the indexed benign points, each left out."""
+        rows = self._chunk_rows()
+        if X_net is not None:
+            for start in range(0, len(X_net), rows):
+                chunk = slice(start, start + rows)
+                features = self._features(
+                    X_net[chunk], self.net_, self.layers_, self.layer_reducers_
+                )[0]
+                yield (
+                    chunk,
+                    [self._search(i, f, k) for i, f in enumerate(features)],
+                )
+            return
+        # The indexed points are their own queries: no forward pass. One
+        # layer's points at a time (pynndescent's data is a copy).
+        n = len(self.benign_rows_)
+        found: list[list] = [[] for _ in range(0, n, rows)]
+        for layer, index in enumerate(self.benign_indexes_):
+            data = index.data
+            for c, start in enumerate(range(0, n, rows)):
+                chunk = slice(start, start + rows)
+                found[c].append(
+                    self._search(layer, data[chunk], k, self.benign_rows_[chunk])
+                )
+        for c, start in enumerate(range(0, n, rows)):
+            yield slice(start, start + rows), found[c]
+
+    def kneighbors(
+        self,
+        X: Any = None,
+        n_neighbors: int | None = None,
+        return_distance: bool = True,
+    ) -> dict[str, dict[str, Any]]:
+        """The training points nearest to each input, per layer and per set.
+
+        These are the neighbours that :meth:`predict_proba` votes with: the
+        same search, under ``metric``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features), default=None
+            The inputs. ``None``: the training samples indexed by ``fit``
+            (the rows ``benign_rows_`` of its ``X``), each of which is then
+            not its own neighbour in either set: neither the point itself nor
+            its hardening copy is returned, since the copy was made from the
+            sample with its label and would let it vote for itself (a
+            leave-one-out view of the training data).
+        n_neighbors : int, default=None
+            Neighbours per layer and set; ``None``: ``n_neighbors``.
+        return_distance : bool, default=True
+            Whether to return the distances too.
+
+        Returns
+        -------
+        neighbors : dict
+            ``neighbors[layer][set]`` for each name of ``layers_`` and each
+            set, ``'benign'`` (the training points) and, with hardening data,
+            ``'hardening'`` (their PGD copies), is ``(distances, indices)``,
+            two arrays of shape ``(n_queries, n_neighbors)`` sorted by
+            distance, or the indices alone when ``return_distance=False``.
+            Indices are rows of the ``X`` passed to ``fit``: for a hardening
+            neighbour, the row whose hardening copy it is. Distances are
+            Euclidean, or ``1 - cos`` for ``metric='cosine'``, between the
+            representations of :meth:`layer_features`. With
+            ``X=None`` the queries are the rows ``benign_rows_``, in that
+            order.
+
+        Notes
+        -----
+        With pynndescent indexes (``index='nndescent'``, or ``'auto'`` on
+        large data) the neighbours are pynndescent's approximate ones, which
+        the vote uses too: each is an indexed point at its exact distance,
+        sorted, but a few true nearest neighbours may be replaced by slightly
+        farther points (recall 0.99 or more on network features, see
+        :class:`~sklearn_daeknn.NNDescentIndex`). With ``X=None`` a sample
+        that the approximate search misses among its own ``k + 1`` nearest
+        loses its ``(k + 1)``-th neighbour instead.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn.preprocessing import minmax_scale
+        >>> from sklearn_daeknn import DAEkNNClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> X = minmax_scale(X)
+        >>> clf = DAEkNNClassifier(max_epochs=2, random_state=0).fit(X, y)
+        >>> neighbors = clf.kneighbors(X[:2], n_neighbors=3)
+        >>> sorted(neighbors), sorted(neighbors["block2"])
+        (['block1', 'block2'], ['benign', 'hardening'])
+        >>> distances, rows = neighbors["block2"]["benign"]
+        >>> rows.shape, bool(rows[0, 0] == 0)
+        ((2, 3), True)
+        """
+        check_is_fitted(self)
+        k = self.n_neighbors if n_neighbors is None else n_neighbors
+        if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
+            raise ValueError(
+                f"n_neighbors must be an int >= 1 (or None); got {n_neighbors!r}."
+            )
+        k = int(k)
+        if X is None:
+            self._validate_predict_params()
+            X_net, n = None, len(self.benign_rows_)
+        else:
+            X_net = self._validate_X(X)
+            n = len(X_net)
+        sets = self._indexed_sets()
+        out = {
+            layer: {
+                name: (np.empty((n, k), np.float32), np.empty((n, k), np.int64))
+                for name, *_ in sets
+            }
+            for layer in self.layers_
+        }
+        for chunk, per_layer in self._neighbor_chunks(X_net, k):
+            for layer, found in zip(self.layers_, per_layer, strict=True):
+                for name, _, rows, _ in sets:
+                    dist, pos = found[name]
+                    out[layer][name][0][chunk] = dist
+                    out[layer][name][1][chunk] = rows[pos]
+        if not return_distance:
+            return {
+                layer: {name: ind for name, (_, ind) in by_set.items()}
+                for layer, by_set in out.items()
+            }
         return out
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -935,11 +1272,9 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
     def _proba(self, X_net: np.ndarray) -> np.ndarray:
         # In chunks of rows: the features of all of X at once would grow
         # without bound (12.5 KiB per sample for SmallCNN on 8x8 digits).
-        rows = self._chunk_rows()
         proba = np.empty((len(X_net), len(self.classes_)))
-        for start in range(0, len(X_net), rows):
-            stop = start + rows
-            proba[start:stop] = self._proba_chunk(X_net[start:stop])
+        for chunk, per_layer in self._neighbor_chunks(X_net, self.n_neighbors):
+            proba[chunk] = self._vote(per_layer)
         return proba
 
     def _chunk_rows(self) -> int:
@@ -951,19 +1286,16 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         rows = PREDICT_CHUNK_BYTES // (4 * max(width, 1))
         return max(batch, rows // batch * batch)
 
-    def _proba_chunk(self, X_net: np.ndarray) -> np.ndarray:
-        features = self._features(X_net, self.net_, self.layers_, self.layer_reducers_)[
-            0
-        ]
-        benign = self._neighbors(self.benign_indexes_, self.benign_labels_, features)
-        hardening = None
-        if self.hardening_indexes_ is not None:
-            hardening = self._neighbors(
-                self.hardening_indexes_, self.hardening_labels_, features
-            )
+    def _vote(self, per_layer: list[dict[str, tuple[np.ndarray, np.ndarray]]]):
+        """The joint vote of the neighbours that :meth:`_search` found."""
+        labelled: dict[str, list] = {name: [] for name, *_ in self._indexed_sets()}
+        for found in per_layer:
+            for name, _, _, labels in self._indexed_sets():
+                dist, pos = found[name]
+                labelled[name].append((dist, labels[pos]))
         return joint_vote(
-            benign,
-            hardening,
+            labelled["benign"],
+            labelled.get("hardening"),
             len(self.classes_),
             weighting=self.weighting,
             temperature=self.temperature,
@@ -984,6 +1316,37 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         """
         proba = self.predict_proba(X)
         return self.classes_.take(np.argmax(proba, axis=1))
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            ``log(predict_proba(X))``: ``-inf`` for a class that no
+            neighbour votes for.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn.preprocessing import minmax_scale
+        >>> from sklearn_daeknn import DAEkNNClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> X = minmax_scale(X)
+        >>> clf = DAEkNNClassifier(max_epochs=2, random_state=0).fit(X, y)
+        >>> bool(np.allclose(np.exp(clf.predict_log_proba(X[:5])),
+        ...                  clf.predict_proba(X[:5])))
+        True
+        """
+        proba = self.predict_proba(X)
+        with np.errstate(divide="ignore"):
+            return np.log(proba)
 
     def predict_pvalues(self, X: Any) -> np.ndarray:
         """Conformal p-values of every class (DkNN's calibration).
@@ -1103,4 +1466,8 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         return versioned_state(super().__getstate__())
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(check_state_version(state, type(self).__name__))
+        state = check_state_version(state, type(self).__name__)
+        # Parameters added since 0.1.0 take the values that estimator had.
+        for name, default in _ADDED_PARAMS.items():
+            state.setdefault(name, default)
+        super().__setstate__(state)

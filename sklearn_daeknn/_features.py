@@ -4,8 +4,9 @@ Forward hooks collect the outputs of the selected submodules batch by batch;
 each output is reduced as soon as it is produced, so no full activation
 history is ever held. Convolutional maps wider than ``max_features`` are
 average-pooled to the largest square grid that fits; other wide outputs are
-projected with a seeded Gaussian random projection. The same reduction is
-applied at fit and at predict.
+projected with a seeded Gaussian random projection; for the cosine metric
+the reduced rows are then L2-normalised. The same reduction is applied at
+fit and at predict.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = [
     "check_layer_outputs",
     "check_layers",
     "extract_layer_features",
+    "l2_normalize",
     "layer_outputs",
     "max_feature_magnitude",
 ]
@@ -52,8 +54,37 @@ def check_layers(module: nn.Module, layers: Sequence[str]) -> tuple[str, ...]:
     return layers
 
 
+def l2_normalize(features: torch.Tensor) -> torch.Tensor:
+    """Rows of ``features`` divided by their Euclidean norm; zero rows stay zero.
+
+    Differentiable. The rows are first divided by their largest magnitude,
+    so that the norm of finite rows never overflows float32 (a row of
+    ``1e30`` becomes a unit vector, not zeros); rows holding NaN or infinity
+    come out as NaN, which the feature check reports.
+
+    Parameters
+    ----------
+    features : torch.Tensor of shape (n_samples, n_features)
+
+    Returns
+    -------
+    normalized : torch.Tensor of shape (n_samples, n_features)
+
+    Examples
+    --------
+    >>> import torch
+    >>> l2_normalize(torch.tensor([[3.0, 4.0], [0.0, 0.0]]))
+    tensor([[0.6000, 0.8000],
+            [0.0000, 0.0000]])
+    """
+    scale = features.abs().amax(dim=1, keepdim=True)
+    features = features / torch.where(scale > 0, scale, torch.ones_like(scale))
+    norm = torch.linalg.vector_norm(features, dim=1, keepdim=True)
+    return features / torch.where(norm > 0, norm, torch.ones_like(norm))
+
+
 class LayerReducer:
-    """Bound the width of one layer's output.
+    """Bound the width of one layer's output (and normalise it, for cosine).
 
     Parameters
     ----------
@@ -63,6 +94,10 @@ class LayerReducer:
         Largest width kept; ``None`` keeps the flattened output.
     seed : int
         Seeds the random projection when one is needed.
+    normalize : bool, default=False
+        Divide each reduced row by its Euclidean norm, last (the estimator's
+        ``metric='cosine'``). A zero row (e.g. a ReLU layer silent on an
+        input) has no direction and stays zero.
 
     Attributes
     ----------
@@ -72,6 +107,8 @@ class LayerReducer:
         Grid that a convolutional map is average-pooled to, if any.
     projection : torch.Tensor or None
         The ``(width, max_features)`` random projection, if any.
+    normalize : bool
+        Whether the rows are L2-normalised.
 
     Examples
     --------
@@ -82,10 +119,24 @@ class LayerReducer:
     LayerReducer((64, 14, 14) -> 4096, pool to (8, 8))
     >>> reducer(torch.zeros(2, 64, 14, 14)).shape
     torch.Size([2, 4096])
+    >>> LayerReducer((3,), max_features=None, seed=0, normalize=True)(
+    ...     torch.tensor([[0.0, 3.0, 4.0]]))
+    tensor([[0.0000, 0.6000, 0.8000]])
     """
 
-    def __init__(self, shape: tuple[int, ...], max_features: int | None, seed: int):
+    #: Reducers pickled before normalisation existed do not normalise.
+    normalize = False
+
+    def __init__(
+        self,
+        shape: tuple[int, ...],
+        max_features: int | None,
+        seed: int,
+        *,
+        normalize: bool = False,
+    ):
         self.shape = tuple(shape)
+        self.normalize = bool(normalize)
         self.pool_to: tuple[int, int] | None = None
         self.projection: torch.Tensor | None = None
         width = math.prod(self.shape)
@@ -118,12 +169,16 @@ class LayerReducer:
         output = output.reshape(len(output), -1)
         if self.projection is not None:
             output = output @ self.projection.to(output.device, output.dtype)
+        if self.normalize:
+            output = l2_normalize(output)
         return output
 
     def __repr__(self) -> str:
         steps = [f"pool to {self.pool_to}"] if self.pool_to else []
         if self.projection is not None:
             steps.append("random projection")
+        if self.normalize:
+            steps.append("L2-normalised")
         how = "".join(f", {step}" for step in steps)
         return f"LayerReducer({self.shape} -> {self.n_features}{how})"
 
@@ -247,6 +302,7 @@ def extract_layer_features(
     reducers: list[LayerReducer] | None = None,
     max_features: int | None = None,
     seed: int = 0,
+    normalize: bool = False,
     batch_size: int = 256,
     device: Any = "cpu",
     verbose: int = 0,
@@ -264,8 +320,8 @@ def extract_layer_features(
     reducers : list of LayerReducer, default=None
         The reductions to apply; ``None`` creates them from the first batch
         (at fit time) with ``max_features`` and ``seed``.
-    max_features, seed
-        Used only to create reducers.
+    max_features, seed, normalize
+        Used only to create reducers (see :class:`LayerReducer`).
     batch_size : int, default=256
         Samples per forward pass.
     device : str or torch.device, default="cpu"
@@ -303,7 +359,12 @@ def extract_layer_features(
                 outs = layer_outputs(module, layers, xb)
                 if reducers is None:
                     reducers = [
-                        LayerReducer(tuple(out.shape[1:]), max_features, seed + i)
+                        LayerReducer(
+                            tuple(out.shape[1:]),
+                            max_features,
+                            seed + i,
+                            normalize=normalize,
+                        )
                         for i, out in enumerate(outs)
                     ]
                 if not features:

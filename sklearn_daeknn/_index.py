@@ -1,7 +1,17 @@
 """Nearest-neighbour indexes over one layer's features.
 
 Both backends answer ``query(X, k) -> (distances, indices)`` in
-scikit-learn's order, with Euclidean distances sorted ascending.
+scikit-learn's order, with distances sorted ascending, under one of two
+metrics (:data:`METRICS`):
+
+- ``'euclidean'``: the Euclidean distance;
+- ``'cosine'``: the rows (indexed points and queries) must be L2-normalised
+  (a zero row is allowed, see :class:`~sklearn_daeknn.LayerReducer`); the
+  search is Euclidean, and the distance reported is
+  ``||a - b||^2 / 2``, which is the cosine distance ``1 - cos(a, b)`` of unit
+  vectors. A zero row lies at 1/2 from every unit vector (and at 0 from
+  another zero row): the cosine of a vector without direction is taken as 0
+  towards everything but another zero vector.
 
 - :class:`ExactIndex`: blocked ``torch`` matmul and top-k, then the
   candidates' distances recomputed from differences so that they are as
@@ -38,9 +48,11 @@ import torch
 
 __all__ = [
     "AUTO_NNDESCENT_MIN_SAMPLES",
+    "METRICS",
     "ExactIndex",
     "NNDescentIndex",
     "build_index",
+    "leave_out",
     "numba_cache_dir",
     "resolve_index_kind",
 ]
@@ -55,6 +67,13 @@ logger = logging.getLogger(__name__)
 #: grow linearly with the points, so the break-even favours pynndescent on
 #: large indexes, which a DAEkNN fit queries at every ``predict``.
 AUTO_NNDESCENT_MIN_SAMPLES = 50_000
+
+#: The metrics of the indexes (and of the estimator's ``metric``).
+METRICS = ("euclidean", "cosine")
+
+# How far from 1 the norm of a row may be for ``metric='cosine'``: float32
+# normalisation leaves errors of a few 1e-7 at 4096 features.
+_UNIT_TOLERANCE = 1e-3
 
 # Extra candidates taken from the matmul top-k before exact re-ranking.
 _RERANK_MARGIN = 8
@@ -105,6 +124,38 @@ def numba_cache_dir() -> str:
     return path
 
 
+def check_metric(metric: str) -> str:
+    """``metric`` if it is one of :data:`METRICS`, else a ``ValueError``."""
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {list(METRICS)}; got {metric!r}.")
+    return metric
+
+
+def check_unit_rows(X: np.ndarray, name: str) -> None:
+    """Raise a ``ValueError`` unless every row of ``X`` has norm 1 (or is 0),
+    as ``metric='cosine'`` needs."""
+    if not len(X):
+        return
+    norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))
+    bad = (norms > 0) & (np.abs(norms - 1.0) > _UNIT_TOLERANCE)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"metric='cosine' needs L2-normalised rows, but row {first} of {name} "
+            f"has norm {norms[first]:.6g} ({int(bad.sum())} such rows). Normalise "
+            "them first (sklearn.preprocessing.normalize, or a LayerReducer with "
+            "normalize=True)."
+        )
+
+
+def reported_distances(euclidean: np.ndarray, metric: str) -> np.ndarray:
+    """Distances as the indexes report them, from Euclidean distances of the
+    (for ``'cosine'``, normalised) rows."""
+    if metric == "cosine":
+        return np.square(euclidean) / np.float32(2)
+    return euclidean
+
+
 def _nndescent_class() -> type:
     numba_cache_dir()
     from pynndescent import NNDescent
@@ -113,12 +164,16 @@ def _nndescent_class() -> type:
 
 
 class ExactIndex:
-    """Exact Euclidean k-nearest-neighbour search.
+    """Exact k-nearest-neighbour search.
 
     Parameters
     ----------
     data : ndarray of shape (n_points, n_features)
         Indexed points (kept as float32).
+    metric : {'euclidean', 'cosine'}, default='euclidean'
+        ``'cosine'``: the rows of ``data`` and of the queries must be
+        L2-normalised (or zero); distances are ``||a - b||^2 / 2``, the
+        cosine distance ``1 - cos`` of unit vectors (see the module notes).
 
     Examples
     --------
@@ -129,8 +184,14 @@ class ExactIndex:
     (array([[1, 0]]), array([[0.1, 0.9]], dtype=float32))
     """
 
-    def __init__(self, data: np.ndarray) -> None:
+    #: Indexes pickled before the metric existed are Euclidean.
+    metric = "euclidean"
+
+    def __init__(self, data: np.ndarray, *, metric: str = "euclidean") -> None:
+        self.metric = check_metric(metric)
         data = np.ascontiguousarray(data, dtype=np.float32)
+        if metric == "cosine":
+            check_unit_rows(data, "the indexed points")
         # torch warns on (and must not write through) read-only arrays.
         self.data = data if data.flags.writeable else data.copy()
 
@@ -150,6 +211,8 @@ class ExactIndex:
         X = np.ascontiguousarray(X, dtype=np.float32)
         if not X.flags.writeable:
             X = X.copy()
+        if self.metric == "cosine":
+            check_unit_rows(X, "the queries")
         device = torch.device("cpu" if device is None else device)
         data = torch.from_numpy(self.data).to(device)
         sq_data = (data * data).sum(1)
@@ -178,7 +241,7 @@ class ExactIndex:
                 stop = start + len(q)
                 dist[start:stop] = exact.gather(1, order).cpu().numpy()
                 ind[start:stop] = cand.gather(1, order).cpu().numpy()
-        return dist, ind
+        return reported_distances(dist, self.metric), ind
 
 
 class NNDescentIndex:
@@ -217,6 +280,10 @@ class NNDescentIndex:
         the ``k`` nearest. pynndescent's search for a small ``k`` stops early:
         on MNIST features (30,000 points, 128 to 4,096 dimensions, k = 5)
         recall went from 0.93 to 0.995-0.998 for 1.9x the query time.
+    metric : {'euclidean', 'cosine'}, default='euclidean'
+        As in :class:`ExactIndex`: for ``'cosine'`` the rows must be
+        L2-normalised; the graph is built and searched in Euclidean distance
+        and the distances reported are ``||a - b||^2 / 2``.
     """
 
     def __init__(
@@ -228,7 +295,9 @@ class NNDescentIndex:
         n_jobs: int | None = None,
         epsilon: float = 0.1,
         n_candidates: int = 20,
+        metric: str = "euclidean",
     ) -> None:
+        self.metric = check_metric(metric)
         self.n_neighbors = n_neighbors
         self.random_state = random_state
         self.n_jobs = n_jobs
@@ -238,11 +307,13 @@ class NNDescentIndex:
         # pynndescent wants writable float32 (read-only input recompiles);
         # copy only when the input is not already that.
         data = np.asarray(data, dtype=np.float32, order="C")
+        if metric == "cosine":
+            check_unit_rows(data, "the indexed points")
         self._build(data if data.flags.writeable else data.copy())
 
     @property
     def n_points(self) -> int:
-        return int(self._nnd._raw_data.shape[0])
+        return self._n_points
 
     @property
     def data(self) -> np.ndarray:
@@ -252,6 +323,7 @@ class NNDescentIndex:
     def _build(self, data: np.ndarray) -> None:
         NNDescent = _nndescent_class()
         logger.info("building pynndescent index over %d points", len(data))
+        self._n_points = len(data)
         # After prepare() the graph holds its own copy of the data, permuted
         # to its vertex order; no other copy is kept.
         self._nnd = NNDescent(
@@ -273,15 +345,16 @@ class NNDescentIndex:
         the same interface as :meth:`ExactIndex.query`).
         """
         X = np.array(X, dtype=np.float32, order="C")
+        if self.metric == "cosine":
+            check_unit_rows(X, "the queries")
         n_search = min(max(k, self.n_candidates), self.n_points)
         with self._lock:
             ind, dist = self._nnd.query(X, k=n_search, epsilon=self.epsilon)
             # pynndescent returns each row sorted by distance, in buffers that
             # its next query reuses: copy them before letting another in.
-            return (
-                dist[:, :k].astype(np.float32, copy=True),
-                ind[:, :k].astype(np.int64, copy=True),
-            )
+            dist = dist[:, :k].astype(np.float32, copy=True)
+            ind = ind[:, :k].astype(np.int64, copy=True)
+        return reported_distances(dist, self.metric), ind
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -296,6 +369,8 @@ class NNDescentIndex:
         self.__dict__.update(state)
         self.__dict__.setdefault("epsilon", 0.1)
         self.__dict__.setdefault("n_candidates", 20)
+        self.__dict__.setdefault("metric", "euclidean")
+        self.__dict__.setdefault("_n_points", len(nnd_state["_raw_data"]))
         self._lock = threading.Lock()
         NNDescent = _nndescent_class()
         try:
@@ -333,6 +408,42 @@ def _versions() -> tuple[str, str]:
     return (str(pynndescent.__version__), str(numba.__version__))
 
 
+def leave_out(
+    distances: np.ndarray, indices: np.ndarray, own: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Drop one neighbour from each row: the first one marked in ``own``, or
+    the last (the farthest) when none is.
+
+    A query for ``k + 1`` neighbours of points that may be among them gives
+    ``k`` neighbours that are not: scikit-learn's ``kneighbors(X=None)``.
+
+    Parameters
+    ----------
+    distances, indices : ndarray of shape (n_queries, k + 1)
+        Sorted neighbours, as ``query`` returns them.
+    own : ndarray of bool of shape (n_queries, k + 1)
+        The neighbours to leave out (at most one per row).
+
+    Returns
+    -------
+    distances, indices : ndarray of shape (n_queries, k)
+
+    Examples
+    --------
+    >>> d = np.array([[0.0, 1.0, 2.0], [0.5, 1.0, 2.0]])
+    >>> i = np.array([[7, 3, 4], [1, 2, 3]])
+    >>> leave_out(d, i, i == np.array([[7], [9]]))
+    (array([[1. , 2. ],
+           [0.5, 1. ]]), array([[3, 4],
+           [1, 2]]))
+    """
+    n, m = indices.shape
+    drop = np.where(own.any(axis=1), own.argmax(axis=1), m - 1)
+    keep = np.ones((n, m), dtype=bool)
+    keep[np.arange(n), drop] = False
+    return distances[keep].reshape(n, m - 1), indices[keep].reshape(n, m - 1)
+
+
 def resolve_index_kind(kind: str, n_points: int) -> str:
     """The backend ``build_index(data, kind)`` uses for ``n_points`` points.
 
@@ -347,12 +458,18 @@ def resolve_index_kind(kind: str, n_points: int) -> str:
 
 
 def build_index(
-    data: np.ndarray, kind: str, *, random_state: int = 0, n_jobs: int | None = None
+    data: np.ndarray,
+    kind: str,
+    *,
+    metric: str = "euclidean",
+    random_state: int = 0,
+    n_jobs: int | None = None,
 ) -> ExactIndex | NNDescentIndex:
     """Build the index named by ``kind`` (``'auto'``, ``'exact'``, ``'nndescent'``).
 
     ``'auto'`` picks exact search below ``AUTO_NNDESCENT_MIN_SAMPLES`` points
-    and pynndescent from there on.
+    and pynndescent from there on. ``metric`` is passed to the index (for
+    ``'cosine'`` the rows of ``data`` must be L2-normalised).
 
     Examples
     --------
@@ -363,12 +480,14 @@ def build_index(
     """
     kind = resolve_index_kind(kind, len(data))
     if kind == "exact":
-        return ExactIndex(data)
+        return ExactIndex(data, metric=metric)
     if kind == "nndescent":
         if len(data) <= 10:
             raise ValueError(
                 f"index='nndescent' needs more than 10 points per index; got "
                 f"{len(data)}. Use index='exact' or 'auto'."
             )
-        return NNDescentIndex(data, random_state=random_state, n_jobs=n_jobs)
+        return NNDescentIndex(
+            data, random_state=random_state, n_jobs=n_jobs, metric=metric
+        )
     raise ValueError(f"index must be 'auto', 'exact' or 'nndescent'; got {kind!r}.")

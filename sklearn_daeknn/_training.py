@@ -7,34 +7,93 @@ backward pass, so skorch's loop, callbacks and history stay as they are.
 The estimator trains with the ``Interruptible*`` variants: skorch ends its fit
 loop on ``KeyboardInterrupt`` and returns the partly trained network, which the
 estimator would go on to index (and cache); they carry the interrupt out
-instead.
+instead. skorch also uses ``KeyboardInterrupt`` as the way a callback stops
+training (``EarlyStopping`` raises it): one raised by a user's callback still
+ends training normally.
+
+:func:`build_net` assembles the skorch network from the estimator's training
+settings, routing the user's ones (``optimizer``, ``callbacks``,
+``train_split`` and ``net_params`` with skorch's ``optimizer__``,
+``callbacks__``, ``iterator_train__``... keys) to skorch unchanged.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import re
+from collections.abc import Mapping
+from numbers import Real
 from typing import Any
 
 import torch
 from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback
-from skorch.dataset import unpack_data
+from skorch.dataset import ValidSplit, unpack_data
 from skorch.utils import to_tensor
 
 from ._attack import pgd_perturb
 from ._progress import progress_bar
 
 __all__ = [
+    "ROUTED_PREFIXES",
     "AdversarialNetClassifier",
     "FitInterrupted",
     "InterruptibleAdversarialNetClassifier",
     "InterruptibleNetClassifier",
     "NoOptimizer",
+    "build_net",
+    "check_net_params",
+    "is_routed",
     "log_epoch",
     "single_sample_batch_fails",
 ]
+
+#: skorch's routing prefixes that ``net_params`` (and the estimator's
+#: ``set_params``) accept: ``optimizer__momentum``, ``criterion__weight``,
+#: ``callbacks__<name>__<param>``, ``iterator_train__num_workers``, ...
+ROUTED_PREFIXES = (
+    "optimizer",
+    "criterion",
+    "callbacks",
+    "iterator_train",
+    "iterator_valid",
+    "dataset",
+)
+
+#: skorch arguments that the estimator sets itself, and what to use instead.
+_OWNED = {
+    "module": "the estimator's module parameter",
+    "criterion": (
+        "nothing: the loss is torch.nn.CrossEntropyLoss on the logits; route its "
+        "arguments with criterion__ keys (criterion__weight, "
+        "criterion__label_smoothing)"
+    ),
+    "optimizer": "the estimator's optimizer parameter",
+    "lr": "the estimator's lr parameter",
+    "max_epochs": "the estimator's max_epochs parameter",
+    "batch_size": "the estimator's batch_size parameter",
+    "train_split": "the estimator's train_split parameter",
+    "callbacks": "the estimator's callbacks parameter",
+    "device": "the estimator's device parameter",
+    "verbose": "the estimator's verbose parameter",
+    "classes": "nothing: the classes are those of y",
+    "warm_start": (
+        "nothing: every fit trains from a fresh initialisation; "
+        "sklearn_daeknn.refit_knn reuses a trained network"
+    ),
+    "predict_nonlinearity": (
+        "nothing: predict_proba_network is the softmax of the logits"
+    ),
+    "compile": (
+        "nothing: a compiled module renames its submodules, which the kNN "
+        "layers are named after"
+    ),
+}
+
+_OWN_CALLBACKS = frozenset({"progress"})
+
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -161,13 +220,58 @@ class FitInterrupted(BaseException):
     """
 
 
+class _StopTraining(KeyboardInterrupt):
+    """A ``KeyboardInterrupt`` raised by a user's callback: skorch's way of
+    stopping training (``EarlyStopping``), not the user pressing Ctrl-C."""
+
+
+def _raised_in(exc: BaseException, obj: Any) -> bool:
+    """Whether ``exc`` was raised in the code of a method of ``obj``'s class."""
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    codes = {
+        getattr(member, "__code__", None)
+        for cls in type(obj).__mro__
+        for member in vars(cls).values()
+    }
+    return tb.tb_frame.f_code in codes
+
+
 class _PropagateInterrupt:
     """Mixin for skorch nets: an interrupt in the fit loop ends ``fit`` with
-    :class:`FitInterrupted` instead of returning a partly trained network."""
+    :class:`FitInterrupted` instead of returning a partly trained network.
+
+    A ``KeyboardInterrupt`` raised by the code of one of the user's callbacks
+    (not skorch's defaults, not the estimator's progress bar) is skorch's
+    request to stop training early: it ends the loop as in skorch, once the
+    other callbacks have seen the epoch. Any other (Ctrl-C during a forward
+    pass, say) propagates.
+    """
+
+    def notify(self, method_name: str, **cb_kwargs: Any) -> None:
+        getattr(self, method_name)(self, **cb_kwargs)
+        own = _OWN_CALLBACKS | {name for name, _ in self.get_default_callbacks()}
+        stop = None
+        for name, cb in self.callbacks_:
+            try:
+                getattr(cb, method_name)(self, **cb_kwargs)
+            except KeyboardInterrupt as exc:
+                if name in own or not _raised_in(exc, cb):
+                    raise
+                stop = exc
+        # Unlike skorch, the callbacks after the one that asked to stop still
+        # see the last epoch: the log prints its row, the progress bar ends.
+        if stop is not None:
+            raise _StopTraining() from stop
 
     def fit_loop(self, X: Any, y: Any = None, epochs: Any = None, **fit_params: Any):
         try:
             return super().fit_loop(X, y, epochs, **fit_params)
+        except _StopTraining:
+            return self  # skorch's partial_fit then calls on_train_end
         except KeyboardInterrupt as exc:
             # What skorch's partial_fit would have done after the loop.
             self.notify("on_train_end", X=X, y=y)
@@ -246,3 +350,131 @@ def single_sample_batch_fails(module: torch.nn.Module, probe: torch.Tensor) -> b
         for handle in handles:
             handle.remove()
     return any(size == 1 for size in sizes)
+
+
+def is_routed(key: str) -> bool:
+    """Whether ``key`` is a skorch routing key of :data:`ROUTED_PREFIXES`.
+
+    Examples
+    --------
+    >>> is_routed("optimizer__momentum"), is_routed("callbacks"), is_routed("lr")
+    (True, False, False)
+    """
+    prefix, sep, rest = key.partition("__")
+    return bool(sep and rest) and prefix in ROUTED_PREFIXES
+
+
+def check_net_params(net_params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A deep copy of ``net_params``, or a ``ValueError`` naming a key that
+    the estimator owns (or that is not a string).
+
+    Examples
+    --------
+    >>> check_net_params({"optimizer__momentum": 0.9})
+    {'optimizer__momentum': 0.9}
+    >>> check_net_params({"lr": 0.1})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: net_params={'lr': 0.1} sets 'lr', which the estimator sets ...
+    """
+    params = dict(net_params or {})
+    for key in params:
+        if not isinstance(key, str):
+            raise ValueError(
+                f"net_params keys must be skorch argument names (str); got {key!r}."
+            )
+        if key in _OWNED:
+            raise ValueError(
+                f"net_params={net_params!r} sets {key!r}, which the estimator sets "
+                f"itself: use {_OWNED[key]}."
+            )
+        if key.startswith("module__"):
+            raise ValueError(
+                f"net_params={net_params!r} sets {key!r}: the network's arguments "
+                "go in module_params (without the module__ prefix)."
+            )
+    # The user's objects (callbacks, generators, tensors) are never modified.
+    return copy.deepcopy(params)
+
+
+def _seeded_split(train_split: Any, seed: int) -> Any:
+    """A copy of ``train_split``; a float ``ValidSplit`` without a
+    ``random_state`` is given ``seed``, so that the fit stays reproducible."""
+    split = copy.deepcopy(train_split)
+    if (
+        isinstance(split, ValidSplit)
+        and split.random_state is None
+        and isinstance(split.cv, Real)
+        and not isinstance(split.cv, int)
+    ):
+        split.random_state = seed
+    return split
+
+
+def build_net(
+    module: torch.nn.Module,
+    *,
+    seed: int,
+    device: str,
+    optimizer: Any,
+    lr: float,
+    max_epochs: int,
+    batch_size: int,
+    callbacks: list | None,
+    train_split: Any,
+    net_params: Mapping[str, Any] | None,
+    verbose: int,
+    drop_last: bool = False,
+    attack: dict[str, Any] | None = None,
+) -> NeuralNetClassifier:
+    """The initialised skorch network the estimator trains.
+
+    The estimator's own settings (the loss, the seeded data loaders, the
+    progress bar, the log sink) come first; the user's ``net_params`` then
+    override skorch's (and the estimator's) defaults of the same key, as in a
+    ``NeuralNetClassifier(**net_params)``. ``attack`` holds the
+    ``attack_*`` arguments of :class:`AdversarialNetClassifier`; ``None``
+    trains without attack. ``drop_last`` leaves out each epoch's last
+    (incomplete) batch. ``callbacks`` and ``net_params`` are deep-copied:
+    training never changes the objects the user passed.
+
+    Raises a ``ValueError`` naming the training settings when skorch cannot
+    build the network from them (an unknown routing key, an optimizer
+    argument its class does not take, a duplicate callback name).
+    """
+    user_callbacks = copy.deepcopy(list(callbacks or []))
+    own_callbacks = [("progress", EpochProgress())] if verbose else []
+    kwargs: dict[str, Any] = dict(
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=optimizer,
+        lr=lr,
+        max_epochs=max_epochs,
+        batch_size=batch_size,
+        train_split=_seeded_split(train_split, seed),
+        iterator_train__shuffle=True,
+        # Its own generator, not torch's global one: reproducible in threads.
+        iterator_train__generator=torch.Generator().manual_seed(seed + 1),
+        # A loader without a generator draws its base seed from the global
+        # RNG at every pass, even without shuffling.
+        iterator_valid__generator=torch.Generator().manual_seed(seed + 2),
+        device=device,
+        callbacks=[*user_callbacks, *own_callbacks] or None,
+        callbacks__print_log__sink=log_epoch,
+        verbose=0,
+    )
+    if drop_last:
+        kwargs["iterator_train__drop_last"] = True
+    kwargs.update(check_net_params(net_params))
+    cls = InterruptibleNetClassifier
+    if attack is not None:
+        cls = InterruptibleAdversarialNetClassifier
+        kwargs.update(attack)
+    try:
+        return cls(module, **kwargs).initialize()
+    except Exception as exc:
+        names = getattr(optimizer, "__name__", repr(optimizer))
+        raise ValueError(
+            f"skorch cannot build the network from optimizer={names}, "
+            f"callbacks={callbacks!r}, train_split={train_split!r}, "
+            f"net_params={net_params!r}: {type(exc).__name__}: {exc}"
+        ) from exc

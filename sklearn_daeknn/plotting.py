@@ -1,7 +1,12 @@
-"""Figures of robustness results, drawn with matplotlib (the ``plots`` extra).
+"""Figures of robustness results and of the neighbours behind a prediction,
+drawn with matplotlib (the ``plots`` extra).
 
-Each function draws on the given ``ax`` (or a new figure) and returns the
-:class:`matplotlib.axes.Axes`; ``ax.figure.savefig("name.png")`` saves it.
+:class:`NeighborsDisplay` shows, per kNN layer, the training points that
+vote on one input (scikit-learn's display style:
+``NeighborsDisplay.from_estimator(clf, x, X_train, y_train)``).
+
+Each ``plot_*`` function draws on the given ``ax`` (or a new figure) and
+returns the :class:`matplotlib.axes.Axes`; ``ax.figure.savefig("name.png")`` saves it.
 Their inputs are the plain dicts returned by
 :func:`~sklearn_daeknn.per_layer_scores`,
 :func:`~sklearn_daeknn.hardening_sweep` and
@@ -16,7 +21,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_hardening_sweep", "plot_layer_scores", "plot_scores_table"]
+from ._display import NeighborsDisplay
+
+__all__ = [
+    "NeighborsDisplay",
+    "plot_hardening_sweep",
+    "plot_layer_scores",
+    "plot_scores_table",
+]
 
 _METRIC_LABELS = {
     "SA": "clean accuracy (SA)",

@@ -1,6 +1,7 @@
 """scikit-learn's estimator checks."""
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from skorch.callbacks import LRScheduler
 
 from sklearn_daeknn import DAEkNNClassifier
 
@@ -11,6 +12,13 @@ from .conftest import FAST
     [
         DAEkNNClassifier(**FAST),
         DAEkNNClassifier(**FAST, hardening_strength=0, adversarial_training=False),
+        # The cosine metric, with a user callback that keeps state (which a
+        # fit must not write back into the parameter).
+        DAEkNNClassifier(
+            **FAST,
+            metric="cosine",
+            callbacks=[("lr", LRScheduler(policy="StepLR", step_size=1))],
+        ),
     ]
 )
 def test_sklearn_compatible(estimator, check):

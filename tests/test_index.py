@@ -238,3 +238,125 @@ def test_numba_cache_dir_default_is_per_user(monkeypatch, tmp_path):
     assert os.environ["NUMBA_CACHE_DIR"] == path
     if numba is not None:
         assert numba.config.CACHE_DIR == path
+
+
+# ------------------------------------------------------------------ metrics
+
+
+def _unit(points):
+    return points / np.linalg.norm(points, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("k", [1, 7, 40])
+def test_exact_cosine_index_matches_sklearn(points, k):
+    data, queries = (_unit(p) for p in points)
+    dist, ind = ExactIndex(data, metric="cosine").query(queries, k)
+    ref_dist, ref_ind = (
+        NearestNeighbors(n_neighbors=k, metric="cosine", algorithm="brute")
+        .fit(data.astype(np.float64))
+        .kneighbors(queries.astype(np.float64))
+    )
+    np.testing.assert_array_equal(ind, ref_ind)
+    np.testing.assert_allclose(dist, ref_dist, rtol=1e-4, atol=1e-6)
+
+
+def test_cosine_index_refuses_rows_that_are_not_unit(points):
+    data, queries = points
+    with pytest.raises(ValueError, match="metric='cosine' needs L2-normalised rows"):
+        ExactIndex(data, metric="cosine")
+    index = ExactIndex(_unit(data), metric="cosine")
+    with pytest.raises(ValueError, match="row 0 of the queries has norm"):
+        index.query(queries, 3)
+    with pytest.raises(ValueError, match="metric must be one of"):
+        ExactIndex(data, metric="manhattan")
+    with pytest.raises(ValueError, match="needs L2-normalised rows"):
+        build_index(data, "nndescent", metric="cosine")
+
+
+def test_cosine_zero_rows_are_half_away_from_unit_rows():
+    data = np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]], np.float32)
+    index = ExactIndex(data, metric="cosine")
+    dist, ind = index.query(np.array([[0.0, 0.0], [1.0, 0.0]], np.float32), 3)
+    np.testing.assert_array_equal(ind, [[1, 0, 2], [0, 1, 2]])
+    np.testing.assert_allclose(dist, [[0.0, 0.5, 0.5], [0.0, 0.5, 1.0]])
+
+
+def test_indexes_pickled_before_the_metric_are_euclidean(points, nndescent):
+    data, queries = points
+    index = ExactIndex(data)
+    del index.__dict__["metric"]
+    assert pickle.loads(pickle.dumps(index)).metric == "euclidean"
+    state = nndescent.__getstate__()
+    del state["metric"], state["_n_points"]
+    restored = NNDescentIndex.__new__(NNDescentIndex)
+    restored.__setstate__(state)
+    assert restored.metric == "euclidean" and restored.n_points == len(data)
+    np.testing.assert_array_equal(
+        restored.query(queries, 5)[1], nndescent.query(queries, 5)[1]
+    )
+
+
+def test_nndescent_cosine_recall(points):
+    data, queries = (_unit(p) for p in points)
+    index = NNDescentIndex(data, random_state=0, metric="cosine")
+    dist, found = index.query(queries, 10)
+    exact_dist, exact = ExactIndex(data, metric="cosine").query(queries, 10)
+    recall = np.mean(
+        [len(np.intersect1d(a, b)) / 10 for a, b in zip(found, exact, strict=True)]
+    )
+    assert recall >= 0.95
+    # Exact distances of the points found: 1 - cos.
+    cos = np.einsum("ij,ikj->ik", queries, data[found])
+    np.testing.assert_allclose(dist, 1 - cos, atol=1e-5)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_estimator_kneighbors_recall_with_nndescent(digits, metric, capsys):
+    # The approximate neighbours of kneighbors (and of the vote) against an
+    # exact search over the same indexed features.
+    X, y, X_test, _ = digits
+    clf = DAEkNNClassifier(
+        index="nndescent",
+        metric=metric,
+        input_shape=(1, 8, 8),
+        clip=(0.0, 1.0),
+        max_epochs=2,
+        train_steps=1,
+        hardening_steps=2,
+        random_state=0,
+    ).fit(X, y)
+    k = clf.n_neighbors
+    recalls = {}
+    for queries in ("test", "none"):
+        got = clf.kneighbors(X_test if queries == "test" else None)
+        features = (
+            clf.layer_features(X_test)
+            if queries == "test"
+            else [index.data for index in clf.benign_indexes_]
+        )
+        for layer, name in enumerate(clf.layers_):
+            for which, indexes, rows in [
+                ("benign", clf.benign_indexes_, clf.benign_rows_),
+                ("hardening", clf.hardening_indexes_, clf.hardening_rows_),
+            ]:
+                assert isinstance(indexes[layer], NNDescentIndex)
+                exact = ExactIndex(indexes[layer].data, metric=metric)
+                if queries == "test":
+                    true = rows[exact.query(features[layer], k)[1]]
+                else:
+                    _, pos = exact.query(features[layer], k + 1)
+                    true = rows[
+                        index_module.leave_out(
+                            pos, pos, pos == np.arange(len(pos))[:, None]
+                        )[1]
+                    ]
+                found = got[name][which][1]
+                recalls[queries, name, which] = np.mean(
+                    [
+                        len(np.intersect1d(a, b)) / k
+                        for a, b in zip(found, true, strict=True)
+                    ]
+                )
+    with capsys.disabled():
+        print(f"\nnndescent recall@{k} ({metric}):", min(recalls.values()))
+    assert min(recalls.values()) >= 0.9, recalls

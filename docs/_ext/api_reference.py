@@ -94,6 +94,7 @@ API_TOPICS: dict[str, dict[str, str]] = {
         "CIFAR10_CLASSES": "datasets",
     },
     "sklearn_daeknn.plotting": {
+        "NeighborsDisplay": "plotting",
         "plot_layer_scores": "plotting",
         "plot_hardening_sweep": "plotting",
         "plot_scores_table": "plotting",
