@@ -684,7 +684,7 @@ def _peak_rss_since_reset_gib() -> float:
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
-def _predict_memory(n: int) -> dict[str, Any]:
+def predict_memory(n: int) -> dict[str, Any]:
     """Peak RSS of ``predict_proba`` on n rows; runs in a fresh process."""
     _tune_malloc()
     from sklearn_daeknn import DAEkNNClassifier
@@ -733,7 +733,7 @@ def bench_predict(args: argparse.Namespace, quick: bool) -> dict[str, Any]:
     context = multiprocessing.get_context("spawn")
     for n in [2_000, 20_000] if quick else [50_000, 500_000]:
         with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
-            rows.append(pool.submit(_predict_memory, n).result())
+            rows.append(pool.submit(predict_memory, n).result())
         print(_fmt_row({k: v for k, v in rows[-1].items() if k != "layer_widths"}))
     return {
         "data": "digits (8x8), SmallCNN (2 epochs), exact index; X of n rows "

@@ -43,7 +43,10 @@ def test_notebook_is_stored_without_outputs(name):
 
 @pytest.mark.notebooks
 @pytest.mark.parametrize("name", NAMES)
-def test_notebook_runs(name):
+def test_notebook_runs(name, monkeypatch):
+    mnist = REPO.parent / "shared" / "data" / "mnist"
+    if mnist.is_dir():  # notebook 03 reads MNIST from the folder this names
+        monkeypatch.setenv("DAEKNN_MNIST", str(mnist))
     pytest.importorskip("nbformat")
     pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")

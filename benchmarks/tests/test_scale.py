@@ -92,8 +92,8 @@ def test_a_missing_mnist_folder_is_an_error_not_a_skip(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-def test_predict_memory_part_reports_a_bounded_peak():
-    row = scale._predict_memory(400)
+def testpredict_memory_part_reports_a_bounded_peak():
+    row = scale.predict_memory(400)
     assert row["rows"] == 400 and len(row["layer_widths"]) == 3
     assert 0 <= row["extra_peak_rss_gib"] < 4
     assert row["peak_rss_gib"] >= row["extra_peak_rss_gib"]

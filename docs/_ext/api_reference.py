@@ -26,7 +26,8 @@ TOPICS = {
     ),
     "attacks": (
         "Attacks",
-        "Adversarial examples against the network or against the kNN vote.",
+        "Adversarial examples against the network or against the kNN vote, "
+        "and the vote as a differentiable torch module.",
     ),
     "evaluation": (
         "Evaluation",
@@ -61,10 +62,14 @@ API_TOPICS: dict[str, dict[str, str]] = {
         "class_fractions": "vote",
         "PGD": "attacks",
         "KNNAdaptiveAttack": "attacks",
+        "AutoAttack": "attacks",
+        "SoftKNNVote": "attacks",
+        "ClasswiseKNNScores": "attacks",
         "pgd_perturb": "attacks",
         "default_step_size": "attacks",
         "robustness_report": "evaluation",
         "make_robustness_scorer": "evaluation",
+        "default_attacks": "evaluation",
         "harmonic_mean": "evaluation",
         "vote_scores": "evaluation",
         "per_layer_scores": "evaluation",
