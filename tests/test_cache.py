@@ -4,7 +4,6 @@ only kNN-side (or only hardening) parameters change."""
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from unittest import mock
 
@@ -96,19 +95,15 @@ def test_grid_search_trains_once_per_fold(small, calls, tmp_path):
     X, y, _ = small
     grid = {"n_neighbors": [3, 5], "weighting": ["relative", "uniform"]}
     est = _est(memory=str(tmp_path), max_epochs=6)
-    start = time.perf_counter()
     search = GridSearchCV(est, grid, cv=3).fit(X, y)
-    grid_s = time.perf_counter() - start
-    # 3 folds, then the refit on all of X: 4 trainings for 12 + 1 fits.
+    # 3 folds, then the refit on all of X: 4 trainings for 12 + 1 fits (the
+    # counts, not a timing, so that a busy machine cannot fail the test).
     assert calls == {"train": 4, "harden": 4}
     assert search.best_estimator_.memory == str(tmp_path)
-    # Loosely: far below the 4x of retraining for each of the 4 candidates.
-    start = time.perf_counter()
-    GridSearchCV(clone(est).set_params(memory=None), {"n_neighbors": [3]}, cv=3).fit(
-        X, y
-    )
-    single_s = time.perf_counter() - start
-    assert grid_s < 3 * single_s
+    # Without a cache every candidate retrains.
+    calls.clear()
+    GridSearchCV(clone(est).set_params(memory=None), grid, cv=3).fit(X, y)
+    assert calls == {"train": 13, "harden": 13}
 
 
 def test_memory_validation():
