@@ -19,21 +19,22 @@ from ._cli import Parser, UsageError
 
 PROG = "python -m benchmarks"
 
-# name -> (module, one-line help)
+# name -> (module, one-line help). A new benchmark is a module with
+# add_arguments(parser) and run(args), and one entry here.
 BENCHMARKS: dict[str, tuple[str, str]] = {
     "mnist": (
         "benchmarks.mnist",
-        "the paper's MNIST Tables I-II and Figures 1, 3 from local IDX files",
+        "the paper's MNIST Tables I-II under an attack suite (worst case), "
+        "Figures 1, 3 and DkNN credibility, from local IDX files",
     ),
     "cifar10": (
         "benchmarks.cifar10",
-        "the paper's CIFAR-10 (VGG16) Tables I-II and Figures 1, 3; needs a "
-        "GPU (--smoke: CPU check)",
+        "the same for CIFAR-10 (VGG16); needs a GPU (--smoke: CPU check)",
     ),
-    "mnist-adaptive": (
-        "benchmarks.mnist_adaptive",
-        "adaptive attack on the kNN vote and DkNN credibility on the MNIST "
-        "benchmark's models (reuses its --cache-dir)",
+    "digits": (
+        "benchmarks.digits",
+        "the main job (python -m sklearn_daeknn demo) on the bundled digits, "
+        "its results written as JSON and a results page",
     ),
     "scale": (
         "benchmarks.scale",
