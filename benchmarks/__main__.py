@@ -3,7 +3,8 @@
 Each benchmark is a module of this package with ``add_arguments(parser)`` and
 ``run(args)``. ``python -m benchmarks --help`` lists them; a user's mistake
 (a bad value, a missing data folder, an ``--out`` that is a file) is one line,
-``error: ...``, and exit status 2.
+``error: ...``, and exit status 2. An interrupted run (Ctrl-C) says how to
+resume and exits with status 130.
 """
 
 from __future__ import annotations
@@ -81,6 +82,14 @@ def main(argv: list[str] | None = None) -> int:
         # The library's ValueErrors name the parameter and the allowed values.
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        resume = (
+            " the same command resumes from what --cache-dir kept"
+            if getattr(args, "cache_dir", None)
+            else " with --cache-dir, a rerun of the same command resumes"
+        )
+        print(f"interrupted;{resume}", file=sys.stderr)
+        return 130
     return 0
 
 

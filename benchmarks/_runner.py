@@ -234,7 +234,6 @@ def run_paper_benchmark(
         vote_layers=vote_layers(config, standard),
         attacks={name: attack_settings(a) for name, a in inputs.attacks.items()},
         attack_runs=inputs.runs,
-        network_pass_s_per_image=inputs.unit_s,
         sizes=sizes,
         seed=config.seed,
         config=config.settings(),

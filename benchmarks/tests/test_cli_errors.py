@@ -304,3 +304,23 @@ def test_python_dash_m_has_no_traceback(tmp_path, argv, start):
     assert result.stderr.startswith(start), result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("cache", "says"),
+    [(True, "the same command resumes"), (False, "with --cache-dir, a rerun")],
+)
+def test_an_interrupted_run_says_how_to_resume(
+    capsys, tmp_path, monkeypatch, cache, says
+):
+    from benchmarks import __main__ as cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "run", interrupted)
+    argv = ["mnist", "--data", str(tmp_path)]
+    argv += ["--cache-dir", str(tmp_path / "cache")] if cache else []
+    assert cli.main(argv) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("interrupted;") and says in err and err.count("\n") == 1
