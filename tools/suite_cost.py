@@ -56,7 +56,7 @@ from sklearn_daeknn import (
 from sklearn_daeknn.datasets import load_mnist
 
 
-def _best(fn, repeats: int = 3) -> float:
+def _best(fn, repeats: int = 7) -> float:
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from benchmarks.tests.page_check import numbers_not_from
 from sklearn_daeknn import VGG16
 from sklearn_daeknn.datasets import load_cifar10
 
+ROOT = Path(__file__).resolve().parents[2]
 BLOCKS = ["block1", "block2", "block3", "block4", "block5"]
 N_PER_FILE = 40  # 200 training images: the smoke run's 20 per class
 N_TEST = 60
@@ -193,3 +195,11 @@ def test_smoke_is_a_variant_of_the_paper_config(tmp_path):
     assert config.epochs == 1 and config.attack_eps == bench.CIFAR10.attack_eps
     assert "not a result" in config.notes["smoke"]
     assert "width 0.25" in config.notes["setting"]
+
+
+def test_the_page_shows_the_estimate_the_code_prints(capsys):
+    # The results page quotes --estimate's output: it must be today's.
+    _run("--estimate")
+    printed = capsys.readouterr().out.strip()
+    page = (ROOT / "docs" / "results" / "cifar10.md").read_text()
+    assert f"```text\n{printed}\n```" in page
