@@ -216,9 +216,9 @@ def attack_runs_table(results: dict[str, Any]) -> Table:
             "from the cache",
         ],
         rows,
-        "Network passes per image: the run's time per image over the time of "
-        "one forward and input-gradient pass of the standard network per "
-        "image, measured in the same run."
+        "Network passes per image: the run's time per image over that of one "
+        "forward and input-gradient pass of the standard network, measured "
+        "just before the run."
         if measured
         else "",
     )

@@ -149,7 +149,8 @@ def run_paper_benchmark(
         interrupted run resumes without redoing finished attacks. ``None``:
         no cache.
     verbose : int, default=1
-        Progress bars and stage messages when positive.
+        Progress bars and stage messages when positive; the tables and the
+        verdict are printed at the end either way.
     evaluations : list of (str, callable), default=None
         The evaluation steps; ``None``: :data:`EVALUATIONS`. The page is
         written when ``'table'`` is among them.
@@ -252,7 +253,10 @@ def run_paper_benchmark(
     json_path.write_text(json.dumps(results, indent=1) + "\n")
     if "table" in results:
         write_page(paper_page(results), out_dir, config.name)
-    if verbose and "table" in results:
+    if "table" in results:  # the results, also without progress display
         print_results(results)
-        print(f"results written to {json_path} and {config.name}.md")
+    print(
+        f"results written to {json_path}"
+        + (" and the page" if "table" in results else "")
+    )
     return results

@@ -53,6 +53,8 @@ __all__ = [
     "vote_view",
 ]
 
+#: The version of a cached attack run's contents (part of its key).
+CACHE_FORMAT = 2
 #: How the paper's columns are labelled wherever they are shown.
 TRANSFER_LABEL = "transfer, the paper's protocol"
 
@@ -186,7 +188,13 @@ class AdversarialInputs:
         params = self.attacks[attack].get_params()
         params.pop("verbose", None)
         if attack in NETWORK_ATTACKS:
-            return (self.fitted.digests[source], attack, params, self._test_key)
+            return (
+                CACHE_FORMAT,
+                self.fitted.digests[source],
+                attack,
+                params,
+                self._test_key,
+            )
         row = ROWS[source]
         vote: Any = ("pixels", tuple(self.config.clip))
         if row.predict == "vote":
@@ -194,7 +202,14 @@ class AdversarialInputs:
             vote = [list(view.layers_)]
             if view.hardening_indexes_ is not None:  # else the weighting is unused
                 vote += [view.weighting, float(view.temperature)]
-        return (self.fitted.digests[row.model], attack, vote, params, self._test_key)
+        return (
+            CACHE_FORMAT,
+            self.fitted.digests[row.model],
+            attack,
+            vote,
+            params,
+            self._test_key,
+        )
 
     def get(self, source: str, attack: str) -> np.ndarray:
         """The adversarial inputs of ``attack`` against ``source``.

@@ -40,12 +40,12 @@ def allowed_numbers(results: dict[str, Any]) -> set[str]:
             continue
         if not isinstance(leaf, int | float):
             continue
-        v = float(leaf)
+        v = abs(float(leaf))  # a page's minus sign is not part of its number
         for x in (v, 100 * v, v / 60, v * 255):
             out.update(
                 f"{x:{spec}}" for spec in (".0f", ".1f", ".2f", ".3f", ".4g", "g")
             )
-        out.add(str(leaf))
+        out.add(str(leaf).lstrip("-"))
     return out
 
 
