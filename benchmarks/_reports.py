@@ -20,6 +20,7 @@ from ._protocol import CREDIBILITY_ROWS, TABLE_I, TABLE_II
 
 __all__ = [
     "ATTACK_HEADERS",
+    "FIGURES",
     "Table",
     "attack_runs_table",
     "credibility_table",
@@ -43,6 +44,10 @@ ATTACK_HEADERS = {
     "AutoAttack": "AutoAttack",
     "adaptive": "adaptive",
 }
+
+
+#: The figures a run may draw, by file suffix.
+FIGURES = ("table1", "table2", "layers", "hardening", "weightings", "credibility")
 
 
 def say(verbose: int, message: str) -> None:
@@ -452,6 +457,12 @@ def _agg() -> None:
 
 
 def _save(figures: list[tuple[str, Any]], out_dir: str | Path, name: str) -> list[Path]:
+    """Save the figures; remove this run's name's figures it did not draw.
+
+    An earlier run into the same folder (with the sweep, say) may have left
+    a figure that this run's page does not show and whose numbers are not
+    this run's.
+    """
     import matplotlib.pyplot as plt
 
     paths = []
@@ -460,4 +471,10 @@ def _save(figures: list[tuple[str, Any]], out_dir: str | Path, name: str) -> lis
         ax.figure.savefig(path, dpi=110)
         plt.close(ax.figure)
         paths.append(path)
+    drawn = {suffix for suffix, _ in figures}
+    for suffix in FIGURES:
+        stale = Path(out_dir) / f"{name}_{suffix}.png"
+        if suffix not in drawn and stale.exists():
+            stale.unlink()
+            logger.info("removed %s, a figure of an earlier run", stale)
     return paths

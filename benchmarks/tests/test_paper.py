@@ -382,3 +382,23 @@ def test_config_rejects_bad_values(change, match):
 def test_a_config_without_layers_is_valid():
     config = PaperConfig("x", None, (1, 8, 8), MNISTCNN, vote_layers=("block1",))
     assert config.layers is None
+
+
+def test_figures_of_an_earlier_run_that_this_run_did_not_draw_go(quick_run, tmp_path):
+    from benchmarks._reports import save_figures
+
+    _, _, results = quick_run
+    stale = tmp_path / "mnist_hardening.png"
+    stale.write_bytes(b"an earlier run's sweep")
+    other = tmp_path / "other_hardening.png"
+    other.write_bytes(b"another benchmark's")
+    without_sweep = {k: v for k, v in results.items() if k != "hardening_sweep"}
+    paths = save_figures(without_sweep, tmp_path)
+    assert {p.stem for p in paths} == {
+        "mnist_table1",
+        "mnist_table2",
+        "mnist_layers",
+        "mnist_weightings",
+        "mnist_credibility",
+    }
+    assert not stale.exists() and other.exists()
