@@ -8,7 +8,8 @@ No page text holds a number of its own, so a rerun rewrites a true page.
 
 from __future__ import annotations
 
-from pathlib import Path
+import shlex
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ._reports import (
@@ -23,7 +24,52 @@ from ._reports import (
     wins_table,
 )
 
-__all__ = ["machine_sentence", "paper_page", "write_page"]
+__all__ = ["machine_sentence", "paper_page", "public_command", "write_page"]
+
+#: Options whose value is a local folder, and what a page shows instead.
+PATH_OPTIONS = {
+    "--data": "FOLDER",
+    "--mnist": "FOLDER",
+    "--cache-dir": "CACHE",
+    "--out": "OUT",
+}
+
+
+def _inside_the_clone(path: str) -> bool:
+    p = PurePosixPath(path)
+    return not p.is_absolute() and ".." not in p.parts and not path.startswith("~")
+
+
+def public_command(command: str) -> str:
+    """``command`` with its local folders outside the clone as placeholders.
+
+    A page shows the command that made it, but not the folders of the
+    machine it ran on: the data folder becomes ``FOLDER``, the cache
+    ``CACHE``; an output folder inside the clone (``docs/results``) stays.
+
+    Examples
+    --------
+    >>> public_command("python -m benchmarks mnist --data ../data/mnist "
+    ...                "--cache-dir=/tmp/c --out docs/results")
+    'python -m benchmarks mnist --data FOLDER --cache-dir=CACHE --out docs/results'
+    """
+    tokens = shlex.split(command)
+    out = []
+    replace_next = None
+    for token in tokens:
+        if replace_next is not None:
+            out.append(token if _inside_the_clone(token) else replace_next)
+            replace_next = None
+            continue
+        option, eq, value = token.partition("=")
+        if option in PATH_OPTIONS and eq:
+            placeholder = PATH_OPTIONS[option]
+            out.append(f"{option}={value if _inside_the_clone(value) else placeholder}")
+            continue
+        if token in PATH_OPTIONS:
+            replace_next = PATH_OPTIONS[token]
+        out.append(token)
+    return shlex.join(out)
 
 
 def _md(table: Table) -> str:
@@ -47,8 +93,12 @@ def machine_sentence(results: dict[str, Any]) -> str:
     hw = results["hardware"]
     wall = results["wall_time_s"]
     gpu = f"and one {hw['gpu']}" if hw.get("gpu") else "without a GPU"
+    command = public_command(results["command"])
+    where = ""
+    if command != shlex.join(shlex.split(results["command"])):
+        where = " (upper-case words stand for folders of that machine)"
     return (
-        f"Produced by `{results['command']}`, run from the root of a clone of "
+        f"Produced by `{command}`{where}, run from the root of a clone of "
         f"the repository, in {wall:.0f} s ({wall / 60:.1f} min), measured on "
         f"{hw['cpu_count']} CPU cores {gpu} (torch {hw['torch']}); whether "
         "other jobs ran on the machine at the same time is not known."

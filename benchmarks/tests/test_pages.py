@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from benchmarks import digits, mnist
-from benchmarks._pages import paper_page
+from benchmarks._pages import paper_page, public_command
 from benchmarks._protocol import ATTACKS, NETWORK_ATTACKS, ROWS, attack_settings
 from benchmarks._verdict import verdict
 from sklearn_daeknn import harmonic_mean
@@ -103,7 +103,11 @@ def test_every_number_on_a_page_comes_from_its_results():
         assert f"- {sentence}" in page
     assert "in 2713 s (45.2 min), measured on 7 CPU cores without a GPU" in page
     assert "| training images | 370 (37 per class, seed 0) |" in page
-    assert "`python -m benchmarks mnist --data /data/mnist --n-per-class 37`" in page
+    assert (
+        "`python -m benchmarks mnist --data FOLDER --n-per-class 37` (upper-case "
+        "words stand for folders of that machine)" in page
+    )
+    assert "/data/mnist" not in page
     assert "![Table I: transfer and worst case](mnist_table1.png)" in page
     assert "mnist_table2.png" not in page  # not drawn, not shown
     pgd = 100 * results["table"]["DAEkNN"]["AA_transfer"]
@@ -180,6 +184,22 @@ def test_the_digits_page_comes_from_the_main_jobs_results(monkeypatch, tmp_path)
     assert results["verdict"]["sentences"][0] in page
     assert "`python -m sklearn_daeknn demo --epochs 2 --quiet`" in page
     assert (tmp_path / "digits.json").exists()
+
+
+def test_a_page_shows_no_local_folder():
+    # The command the committed MNIST page is made with.
+    command = (
+        "python -m benchmarks mnist --data ../shared/data/mnist --out docs/results"
+    )
+    assert public_command(command) == (
+        "python -m benchmarks mnist --data FOLDER --out docs/results"
+    )
+    assert public_command(
+        "python -m benchmarks scale --mnist=~/mnist --out /tmp/x"
+    ) == ("python -m benchmarks scale --mnist=FOLDER --out OUT")
+    assert public_command("python -m benchmarks digits --quiet") == (
+        "python -m benchmarks digits --quiet"
+    )
 
 
 # ------------------------------------------------------------ committed pages
