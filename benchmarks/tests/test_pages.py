@@ -236,3 +236,47 @@ def test_the_gpu_page_says_its_figures_predate_the_suite(name):
     head = " ".join((RESULTS / name).read_text()[:1200].split())
     assert "predate the attack suite" in head
     assert "no worst case under the suite was measured" in head
+
+
+def _generator(results: dict):
+    """The function that writes the page of ``results``, or None (not a run's)."""
+    from benchmarks._scale_page import scale_page
+
+    if "main_job_command" in results:
+        return digits.digits_page
+    if "table" in results and "attack_runs" in results:
+        return paper_page
+    if "index" in results and "wall_time_s" in results:
+        return scale_page
+    return None
+
+
+def test_the_committed_pages_of_runs_are_their_results():
+    import json
+
+    generated = []
+    for path in sorted(RESULTS.glob("*.json")):
+        results = json.loads(path.read_text())
+        generator = _generator(results)
+        if generator is None:
+            continue
+        page = path.with_suffix(".md").read_text()
+        assert page == generator(results), f"{path.name}: regenerate its page"
+        assert numbers_not_from(page, results) == [], path.name
+        generated.append(path.stem)
+    assert "digits" in generated
+
+
+def test_the_other_pages_say_they_are_not_a_runs_output():
+    import json
+
+    for page in sorted(RESULTS.glob("*.md")):
+        path = page.with_suffix(".json")
+        if path.exists() and _generator(json.loads(path.read_text())) is not None:
+            continue
+        head = " ".join(page.read_text()[:1500].split())
+        assert (
+            "predate the attack suite" in head
+            or "written by hand" in head
+            or "No CIFAR-10 figures were produced" in head
+        ), page.name
