@@ -126,9 +126,12 @@ def verdict(
             word = "above"
         else:
             word = "equal to"
+        under = ""
+        if n.get("attacks"):
+            under = f" under {' and '.join(n['attacks'])}"
         sentences.append(
             f"{name}'s vote keeps {pct(row['worst_case_AA'])} under the worst "
-            f"case, {word} its own {network}'s {pct(n['worst_case_AA'])}."
+            f"case, {word} its own {network}'s {pct(n['worst_case_AA'])}{under}."
         )
     transfer = {n: r["AA_transfer"] for n, r in rows.items() if "AA_transfer" in r}
     if transfer:

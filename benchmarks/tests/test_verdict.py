@@ -67,6 +67,15 @@ def test_the_network_alone_wins():
     )
 
 
+def test_the_networks_attacks_are_named():
+    rows = _rows(daeknn_wc=0.612, at_cnn_wc=0.835)
+    rows["AT-CNN"]["attacks"] = {"PGD": {}, "AutoAttack": {}}
+    assert (
+        "DAEkNN's vote keeps 61.2% under the worst case, below its own AT-CNN's "
+        "83.5% under PGD and AutoAttack." in verdict(rows)["sentences"]
+    )
+
+
 def test_ties_keep_the_tables_order_and_are_named():
     rows = {"A": _row(0.9, 0.5), "B": _row(0.9, 0.5)}
     v = verdict(rows)
