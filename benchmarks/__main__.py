@@ -3,7 +3,8 @@
 Each benchmark is a module of this package with ``add_arguments(parser)`` and
 ``run(args)``. ``python -m benchmarks --help`` lists them; a user's mistake
 (a bad value, a missing data folder, an ``--out`` that is a file) is one line,
-``error: ...``, and exit status 2.
+``error: ...``, and exit status 2. An interrupted run (Ctrl-C) says how to
+resume and exits with status 130.
 """
 
 from __future__ import annotations
@@ -19,21 +20,22 @@ from ._cli import Parser, UsageError
 
 PROG = "python -m benchmarks"
 
-# name -> (module, one-line help)
+# name -> (module, one-line help). A new benchmark is a module with
+# add_arguments(parser) and run(args), and one entry here.
 BENCHMARKS: dict[str, tuple[str, str]] = {
     "mnist": (
         "benchmarks.mnist",
-        "the paper's MNIST Tables I-II and Figures 1, 3 from local IDX files",
+        "the paper's MNIST Tables I-II under an attack suite (worst case), "
+        "Figures 1, 3 and DkNN credibility, from local IDX files",
     ),
     "cifar10": (
         "benchmarks.cifar10",
-        "the paper's CIFAR-10 (VGG16) Tables I-II and Figures 1, 3; needs a "
-        "GPU (--smoke: CPU check)",
+        "the same for CIFAR-10 (VGG16); needs a GPU (--smoke: CPU check)",
     ),
-    "mnist-adaptive": (
-        "benchmarks.mnist_adaptive",
-        "adaptive attack on the kNN vote and DkNN credibility on the MNIST "
-        "benchmark's models (reuses its --cache-dir)",
+    "digits": (
+        "benchmarks.digits",
+        "the main job (python -m sklearn_daeknn demo) on the bundled digits, "
+        "its results written as JSON and a results page",
     ),
     "scale": (
         "benchmarks.scale",
@@ -80,6 +82,14 @@ def main(argv: list[str] | None = None) -> int:
         # The library's ValueErrors name the parameter and the allowed values.
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        resume = (
+            " the same command resumes from what --cache-dir kept"
+            if getattr(args, "cache_dir", None)
+            else " with --cache-dir, a rerun of the same command resumes"
+        )
+        print(f"interrupted;{resume}", file=sys.stderr)
+        return 130
     return 0
 
 

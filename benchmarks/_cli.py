@@ -125,6 +125,79 @@ def name_list(text: str) -> tuple[str, ...]:
     return names if text else ()
 
 
+#: The attack-suite options: option -> config field.
+SUITE_FIELDS = {
+    "autoattack_steps": "autoattack_steps",
+    "autoattack_targets": "autoattack_target_classes",
+    "adaptive_steps": "adaptive_steps",
+    "adaptive_restarts": "adaptive_restarts",
+    "adaptive_targets": "adaptive_target_classes",
+}
+#: ``--cache-dir``'s help.
+CACHE_HELP = (
+    "cache the fitted models and each attack's adversarial inputs here "
+    "(joblib): a rerun with the same settings, e.g. after an interruption, "
+    "reuses what was finished"
+)
+
+
+def add_suite_arguments(parser: argparse.ArgumentParser, config: object) -> None:
+    """The options of the attack suite; ``config`` gives the defaults shown."""
+    c = config
+    group = parser.add_argument_group(
+        "the attack suite (every attack has the test --eps)"
+    )
+    group.add_argument(
+        "--autoattack-steps",
+        type=positive_int,
+        default=None,
+        help=f"iterations of each AutoAttack run ({c.autoattack_steps})",
+    )
+    group.add_argument(
+        "--autoattack-targets",
+        type=positive_int,
+        default=None,
+        help=f"target classes of AutoAttack's APGD-T ({c.autoattack_target_classes})",
+    )
+    group.add_argument(
+        "--adaptive-steps",
+        type=positive_int,
+        default=None,
+        help=f"iterations of each adaptive-attack run ({c.adaptive_steps})",
+    )
+    group.add_argument(
+        "--adaptive-restarts",
+        type=positive_int,
+        default=None,
+        help=f"runs of each untargeted adaptive loss ({c.adaptive_restarts})",
+    )
+    group.add_argument(
+        "--adaptive-targets",
+        type=positive_int,
+        default=None,
+        help="target classes of each targeted adaptive loss "
+        f"({c.adaptive_target_classes})",
+    )
+    group.add_argument(
+        "--adaptive-losses",
+        type=name_list,
+        default=None,
+        help=f"comma-separated adaptive losses ({','.join(c.adaptive_losses)})",
+    )
+
+
+def suite_changes(args: argparse.Namespace) -> dict[str, object]:
+    """The config changes of the suite options that were given."""
+    changes: dict[str, object] = {
+        field: getattr(args, option)
+        for option, field in SUITE_FIELDS.items()
+        if getattr(args, option) is not None
+    }
+    if args.adaptive_losses is not None:
+        changes["adaptive_losses"] = tuple(args.adaptive_losses)
+    return changes
+
+
 def _parse(kind: type, text: str, what: str) -> int | float:
     try:
         return kind(text)

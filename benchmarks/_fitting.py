@@ -1,5 +1,9 @@
 """Fitting the paper's models, each once: a joblib cache keyed by what fits them.
 
+The same :class:`Cache` keeps each attack's adversarial inputs (see
+:mod:`benchmarks._suite`), so that an interrupted run resumes where it
+stopped.
+
 The models are the standard network with its DkNN (``"standard"``), the same
 network with hardening data (``"standard+hardening"``, DAEkNN-WAT), the
 adversarially trained network with its DkNN vote (``"adversarial"``,
@@ -11,8 +15,10 @@ raw inputs (``"knn"``).
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +30,7 @@ from sklearn_daeknn import DAEkNNClassifier, refit_knn
 from ._protocol import PaperConfig
 from ._reports import say
 
-__all__ = ["Cache", "fit_models", "fit_settings"]
+__all__ = ["Cache", "FittedModels", "fit_models", "fit_settings"]
 
 logger = logging.getLogger("benchmarks")
 
@@ -44,14 +50,19 @@ _NOT_FITTING = frozenset(
         "weighting",
         "weightings",
         "temperature",
+        "paper",
     }
 )
+#: Prefixes of the config fields of the test attacks (they come after the fit).
+_ATTACK_PREFIXES = ("attack", "autoattack", "adaptive")
 
 
 class Cache:
-    """Fitted objects in ``cache_dir`` as joblib files, keyed by a hash.
+    """Objects in ``cache_dir`` as joblib files, keyed by a hash.
 
-    The folder is created at the first ``get``; ``None`` caches nothing.
+    The folder is created at the first ``get``; ``None`` caches nothing. A
+    file is written under a temporary name and then renamed, so a run
+    interrupted while writing leaves no truncated entry behind.
     """
 
     def __init__(self, cache_dir: str | Path | None) -> None:
@@ -59,17 +70,26 @@ class Cache:
 
     def get(self, label: str, key: Any, make: Callable[[], Any]) -> tuple[Any, str]:
         """``make()``'s value, loaded from the cache when ``key`` was seen."""
+        value, digest, _ = self.fetch(label, key, make)
+        return value, digest
+
+    def fetch(
+        self, label: str, key: Any, make: Callable[[], Any]
+    ) -> tuple[Any, str, bool]:
+        """``(value, digest of key, whether it came from the cache)``."""
         digest = joblib.hash(key)
         if self.dir is None:
-            return make(), digest
+            return make(), digest, False
         path = self.dir / f"{label}-{digest}.joblib"
         if path.exists():
             logger.info("loading %s from %s", label, path)
-            return joblib.load(path), digest
+            return joblib.load(path), digest, True
         value = make()
         self.dir.mkdir(parents=True, exist_ok=True)
-        joblib.dump(value, path)
-        return value, digest
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        joblib.dump(value, partial)
+        os.replace(partial, path)
+        return value, digest, False
 
 
 def fit_settings(config: PaperConfig) -> dict[str, Any]:
@@ -85,9 +105,7 @@ def fit_settings(config: PaperConfig) -> dict[str, Any]:
     return {
         k: v
         for k, v in config.settings().items()
-        if k not in _NOT_FITTING
-        and not k.startswith("attack")
-        and not k.startswith("adaptive")
+        if k not in _NOT_FITTING and not k.startswith(_ATTACK_PREFIXES)
     }
 
 
@@ -125,6 +143,27 @@ def _adversarial_training(
     return model
 
 
+@dataclass
+class FittedModels:
+    """The fitted models of the tables, and what identifies each fit.
+
+    Attributes
+    ----------
+    models : dict of str to estimator
+        Keyed as the ``model`` fields of :data:`~benchmarks._protocol.ROWS`.
+    digests : dict of str to str
+        Per model, the hash of what fitted it (config, data, parent model):
+        the attack cache keys its adversarial inputs by it.
+    fit_hardened : callable
+        ``fit_hardened(base, strength)``: the model ``base`` with hardening
+        data of that strength (cached too), for the sweep.
+    """
+
+    models: dict[str, Any]
+    digests: dict[str, str]
+    fit_hardened: Callable[[str, float], Any]
+
+
 def fit_models(
     config: PaperConfig,
     X: np.ndarray,
@@ -132,17 +171,8 @@ def fit_models(
     cache: Cache,
     verbose: int,
     timings: dict[str, float],
-) -> tuple[dict[str, Any], Callable[[str, float], Any]]:
-    """Fit (or load) the models of the tables.
-
-    Returns
-    -------
-    models : dict of str to estimator
-        Keyed as the first entries of :data:`~benchmarks._protocol.ROWS`.
-    fit_hardened : callable
-        ``fit_hardened(base, strength)``: the model ``base`` with hardening
-        data of that strength (cached too), for the sweep.
-    """
+) -> FittedModels:
+    """Fit (or load) the models of the tables."""
     from sklearn.neighbors import KNeighborsClassifier
 
     data_key = (joblib.hash(X), joblib.hash(y))
@@ -156,12 +186,13 @@ def fit_models(
             return fitted[label]
         start = time.perf_counter()
         parent = None if base is None else digests[base]
-        model, digests[label] = cache.get(
+        model, digests[label], hit = cache.fetch(
             f"{config.name}-{label.replace('+', '-')}",
             (fit_fields, data_key, parent, key),
             make,
         )
-        timings[f"fit {label}"] = round(time.perf_counter() - start, 1)
+        if not hit:  # a reload is not a fit
+            timings[f"fit {label}"] = round(time.perf_counter() - start, 1)
         if isinstance(model, DAEkNNClassifier):  # the config's vote, even if cached
             model.set_params(weighting=config.weighting, temperature=config.temperature)
         fitted[label] = model
@@ -170,9 +201,8 @@ def fit_models(
     def fit_hardened(base: str, strength: float) -> Any:
         if not strength:
             return models[base]
-        label = f"{base}+hardening-{strength:g}"
         return fit(
-            label,
+            _label(base, strength),
             base,
             lambda: refit_knn(models[base], X, y, hardening_strength=strength),
             hardening_strength=strength,
@@ -197,10 +227,21 @@ def fit_models(
     models["standard+hardening"] = fit_hardened(
         "standard", config.hardening_strength_wat
     )
+    digests["standard+hardening"] = digests[
+        _label("standard", config.hardening_strength_wat)
+    ]
     say(verbose, f"hardening data, eps_h={config.hardening_strength:g} (DAEkNN)")
     models["adversarial+hardening"] = fit_hardened(
         "adversarial", config.hardening_strength
     )
+    digests["adversarial+hardening"] = digests[
+        _label("adversarial", config.hardening_strength)
+    ]
     say(verbose, "fitting KNeighborsClassifier on raw inputs")
     models["knn"] = KNeighborsClassifier(n_neighbors=config.n_neighbors).fit(X, y)
-    return models, fit_hardened
+    digests["knn"] = joblib.hash(("knn", config.n_neighbors, data_key))
+    return FittedModels(models, digests, fit_hardened)
+
+
+def _label(base: str, strength: float) -> str:
+    return f"{base}+hardening-{strength:g}" if strength else base

@@ -1,5 +1,5 @@
 """The paper's protocol as data: the rows of its tables, the run's config, the
-test attacks built from it, and the state the evaluation steps read.
+attack suite built from it, and the state the evaluation steps read.
 """
 
 from __future__ import annotations
@@ -7,62 +7,87 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from sklearn_daeknn import (
     PGD,
     WEIGHTINGS,
+    AutoAttack,
     DAEkNNClassifier,
     KNNAdaptiveAttack,
     default_step_size,
 )
 
 __all__ = [
-    "ADAPTIVE_PROTOCOL",
-    "ADAPTIVE_ROWS",
+    "ADAPTIVE_LOSSES",
+    "ATTACKS",
     "CREDIBILITY_ROWS",
+    "NETWORK_ATTACKS",
     "NETWORK_NAMES",
     "ROWS",
     "TABLE_I",
     "TABLE_II",
-    "TRANSFER_PROTOCOL",
     "BenchmarkState",
     "PaperConfig",
+    "Row",
     "attack_settings",
 ]
 
-#: The paper's tables: row name -> (model key, prediction, attacked network).
-#: ``"vote"`` is the kNN vote over ``PaperConfig.vote_layers``. The raw-pixel
-#: KNN has no gradient: it gets the standard network's adversarial inputs.
-ROWS: dict[str, tuple[str, str, str]] = {
-    "KNN": ("knn", "predict", "standard"),
-    "CNN": ("standard", "predict_network", "standard"),
-    "AT-CNN": ("adversarial", "predict_network", "adversarial"),
-    "DkNN": ("standard", "vote", "standard"),
-    "DAEkNN-WAT": ("standard+hardening", "vote", "standard"),
-    "DAEkNN-WAD": ("adversarial", "vote", "adversarial"),
-    "DAEkNN": ("adversarial+hardening", "vote", "adversarial"),
+
+@dataclass(frozen=True)
+class Row:
+    """One row of the paper's tables and the attacks it is judged under.
+
+    Parameters
+    ----------
+    model : str
+        Key of the fitted model (see :mod:`benchmarks._fitting`).
+    predict : {'predict', 'predict_network', 'vote'}
+        How the row classifies: the model's ``predict`` (the raw-pixel
+        KNN), the network alone, or the kNN vote over the config's vote
+        layers.
+    network : {'standard', 'adversarial'}
+        The network that PGD and AutoAttack differentiate for this row: its
+        own network (white-box for CNN and AT-CNN, a transfer attack for the
+        votes), the standard CNN for the KNN (which has none).
+    built_on : str or None
+        The network row of a vote (the verdict compares them).
+    """
+
+    model: str
+    predict: str
+    network: str
+    built_on: str | None = None
+
+    @property
+    def adaptive(self) -> bool:
+        """Whether the row is a kNN, attacked on its vote (adaptive attack)."""
+        return self.predict != "predict_network"
+
+
+#: The paper's tables. The raw-pixel KNN has no network: PGD and AutoAttack
+#: come from the standard CNN, the adaptive attack runs on its pixels.
+ROWS: dict[str, Row] = {
+    "KNN": Row("knn", "predict", "standard"),
+    "CNN": Row("standard", "predict_network", "standard"),
+    "AT-CNN": Row("adversarial", "predict_network", "adversarial"),
+    "DkNN": Row("standard", "vote", "standard", "CNN"),
+    "DAEkNN-WAT": Row("standard+hardening", "vote", "standard", "CNN"),
+    "DAEkNN-WAD": Row("adversarial", "vote", "adversarial", "AT-CNN"),
+    "DAEkNN": Row("adversarial+hardening", "vote", "adversarial", "AT-CNN"),
 }
 TABLE_I = ("KNN", "CNN", "AT-CNN", "DkNN", "DAEkNN")
 TABLE_II = ("DkNN", "DAEkNN-WAT", "DAEkNN-WAD", "DAEkNN")
-#: The rows attacked adaptively, and those whose credibility is calibrated.
-ADAPTIVE_ROWS = ("DkNN", "DAEkNN-WAD", "DAEkNN")
+#: The rows whose DkNN credibility is calibrated.
 CREDIBILITY_ROWS = ("DkNN", "DAEkNN")
-NETWORK_NAMES = {"standard": "standard CNN", "adversarial": "adversarially trained"}
-
-TRANSFER_PROTOCOL = (
-    "transfer: PGD against each model's own network, the adversarial inputs "
-    "then classified by the model; the KNN row (no network) gets the standard "
-    "CNN's adversarial inputs"
-)
-ADAPTIVE_PROTOCOL = (
-    "adaptive: PGD on a soft-kNN surrogate of the vote, pushing the vote "
-    "layers' representations toward the nearest wrong class's training points "
-    "(benign and hardening sets); restarts only for inputs still classified "
-    "correctly"
-)
+NETWORK_NAMES = {"standard": "standard CNN", "adversarial": "AT-CNN"}
+#: The attacks of the suite: two against a network, one on a kNN vote.
+NETWORK_ATTACKS = ("PGD", "AutoAttack")
+ATTACKS = (*NETWORK_ATTACKS, "adaptive")
+#: The adaptive attack's losses, in the library's default order.
+ADAPTIVE_LOSSES: tuple[str, ...] = tuple(KNNAdaptiveAttack().get_params()["losses"])
 
 #: Config fields named differently from the estimator's parameters.
 _ESTIMATOR_NAMES = {"epochs": "max_epochs", "seed": "random_state"}
@@ -78,7 +103,8 @@ class PaperConfig:
     Parameters
     ----------
     name : str
-        Short name; the output files are ``<name>.json`` and ``<name>_*.png``.
+        Short name; the output files are ``<name>.json``, ``<name>.md`` and
+        ``<name>_*.png``.
     loader : callable
         ``loader(config) -> (X_train, y_train, X_test, y_test)``, flattened
         inputs inside ``clip``; it reads ``data``, ``n_per_class``,
@@ -94,8 +120,15 @@ class PaperConfig:
         The layers whose votes make the tables' kNN rows; ``None``: all of
         ``layers``.
     attack_eps, attack_steps, attack_step_size, attack_random_start
-        The test attack (PGD, L-infinity); step size ``None``:
-        ``2.5 * eps / steps``.
+        The paper's test attack (PGD, L-infinity); step size ``None``:
+        ``2.5 * eps / steps``. Every attack of the suite has this ``eps``.
+    autoattack_steps, autoattack_target_classes
+        AutoAttack's fast list (APGD-CE, then APGD-T on that many wrong
+        classes), iterations per run.
+    adaptive_steps, adaptive_restarts, adaptive_target_classes, adaptive_losses
+        The adaptive attack on the votes (:class:`~sklearn_daeknn.KNNAdaptiveAttack`):
+        APGD iterations per run, runs of each untargeted loss, target
+        classes of the targeted losses, and the losses.
     train_eps, train_steps, train_step_size
         The adversarial training attack.
     hardening_strength, hardening_strength_wat
@@ -112,29 +145,20 @@ class PaperConfig:
     train_eps_schedule : tuple of float, default=()
         When given, adversarial training runs one stage per entry, each of
         ``at_epochs`` epochs at that ``eps`` and starting from the previous
-        stage's weights (an eps ramp such as ``(0.1, 0.2, 0.3)`` avoids the
-        plateau of training at a large eps from the start); ``train_eps`` is
-        then unused.
+        stage's weights; ``train_eps`` is then unused.
     sweep_strengths, sweep_strengths_wat
         Hardening strengths of the sweep (Figure 3) on the adversarially
-        trained and on the standard network.
+        trained and on the standard network; empty: no sweep.
     weightings : tuple of str
         Vote weightings compared on the hardened models.
     notes : dict of str to str
         Free-form notes copied to the JSON (e.g. what was scaled down).
+    paper : dict of str to list of float
+        The paper's own SA, AA, HM (%) per row, quoted on the page.
     data : str or None
         The data folder the loader reads.
     n_per_class, n_test : int or None
         Training images per class and test images; ``None``: all.
-    adaptive_steps : int or None
-        Steps of the adaptive attack; ``None``: twice ``attack_steps``.
-    adaptive_restarts, adaptive_target_classes : int
-        Restarts and wrong classes tried by the adaptive attack.
-    adaptive_weighting : str or None
-        Vote weighting of the models in the adaptive and credibility steps;
-        ``None``: ``weighting``.
-    adaptive_rows : tuple of str or None
-        The rows those steps evaluate; ``None``: all of theirs.
 
     Examples
     --------
@@ -144,8 +168,8 @@ class PaperConfig:
     >>> params = replace(base, n_neighbors=3).estimator_params(verbose=0)
     >>> params["max_epochs"], params["random_state"], params["n_neighbors"]
     (2, 1, 3)
-    >>> base.attack().n_steps, base.attack("adaptive").n_steps
-    (10, 20)
+    >>> sorted(base.attacks())
+    ['AutoAttack', 'PGD', 'adaptive']
     """
 
     name: str
@@ -188,21 +212,23 @@ class PaperConfig:
     data: str | None = None
     n_per_class: int | None = None
     n_test: int | None = None
-    adaptive_steps: int | None = None
-    adaptive_restarts: int = 2
-    adaptive_target_classes: int = 2
-    adaptive_weighting: str | None = None
-    adaptive_rows: tuple[str, ...] | None = None
+    autoattack_steps: int = 100
+    autoattack_target_classes: int = 3
+    adaptive_steps: int = 30
+    adaptive_restarts: int = 1
+    adaptive_target_classes: int = 3
+    adaptive_losses: tuple[str, ...] = ADAPTIVE_LOSSES
+    paper: dict[str, list[float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.at_init not in ("scratch", "standard"):
             raise ValueError(
                 f"at_init must be 'scratch' or 'standard'; got {self.at_init!r}."
             )
-        for name in ("weighting", "adaptive_weighting"):
-            value = getattr(self, name)
-            if value is not None and value not in WEIGHTINGS:
-                raise ValueError(f"{name} must be one of {WEIGHTINGS}; got {value!r}.")
+        if self.weighting not in WEIGHTINGS:
+            raise ValueError(
+                f"weighting must be one of {WEIGHTINGS}; got {self.weighting!r}."
+            )
         if self.layers is not None and self.vote_layers is not None:
             unknown = [v for v in self.vote_layers if v not in self.layers]
             if unknown or not self.vote_layers:
@@ -210,13 +236,11 @@ class PaperConfig:
                     f"vote_layers must be a non-empty subset of the indexed layers "
                     f"{list(self.layers)}; got {list(self.vote_layers)}."
                 )
-        rows = (*ADAPTIVE_ROWS, *CREDIBILITY_ROWS)
-        if self.adaptive_rows is not None and (
-            not self.adaptive_rows or set(self.adaptive_rows) - set(rows)
-        ):
+        bad = [loss for loss in self.adaptive_losses if loss not in ADAPTIVE_LOSSES]
+        if bad or not self.adaptive_losses:
             raise ValueError(
-                f"adaptive_rows must be some of {sorted(set(rows))}; got "
-                f"{list(self.adaptive_rows)}."
+                f"adaptive_losses must be a non-empty list of {list(ADAPTIVE_LOSSES)};"
+                f" got {list(self.adaptive_losses)}."
             )
 
     def settings(self) -> dict[str, Any]:
@@ -247,13 +271,12 @@ class PaperConfig:
         params.update(overrides)
         return params
 
-    def attack(
-        self, kind: Literal["transfer", "adaptive"] = "transfer", *, verbose: int = 0
-    ) -> PGD | KNNAdaptiveAttack:
-        """The test attack: PGD on the networks, or the adaptive attack on the vote.
+    def attacks(self, *, verbose: int = 0) -> dict[str, Any]:
+        """The attack suite, by name: ``'PGD'``, ``'AutoAttack'``, ``'adaptive'``.
 
-        Both have the test eps, the data box and the seed; the adaptive one
-        has ``adaptive_steps`` steps (default: twice the PGD's).
+        All three have the test eps (L-infinity), the data box and the seed.
+        PGD is the paper's test attack; PGD and AutoAttack differentiate a
+        network, the adaptive attack a soft-kNN surrogate of a vote.
         """
         common = dict(
             eps=self.attack_eps,
@@ -261,51 +284,63 @@ class PaperConfig:
             random_state=self.seed,
             verbose=verbose,
         )
-        if kind == "transfer":
-            return PGD(
+        return {
+            "PGD": PGD(
                 step_size=self.attack_step_size,
                 n_steps=self.attack_steps,
                 random_start=self.attack_random_start,
                 **common,
-            )
-        if kind == "adaptive":
-            return KNNAdaptiveAttack(
-                n_steps=self.adaptive_steps or 2 * self.attack_steps,
+            ),
+            "AutoAttack": AutoAttack(
+                version="fast",
+                n_steps=self.autoattack_steps,
+                n_target_classes=self.autoattack_target_classes,
+                **common,
+            ),
+            "adaptive": KNNAdaptiveAttack(
+                n_steps=self.adaptive_steps,
                 n_restarts=self.adaptive_restarts,
                 n_target_classes=self.adaptive_target_classes,
+                losses=tuple(self.adaptive_losses),
                 **common,
-            )
-        raise ValueError(f"kind must be 'transfer' or 'adaptive'; got {kind!r}.")
+            ),
+        }
 
 
-def attack_settings(attack: Any, protocol: str) -> dict[str, Any]:
-    """An attack's settings for the JSON: its ``get_params()``, the step resolved.
+def attack_settings(attack: Any) -> dict[str, Any]:
+    """An attack's settings for the JSON: its ``get_params()``, PGD's step resolved.
 
     Examples
     --------
-    >>> from sklearn_daeknn import PGD
-    >>> s = attack_settings(PGD(eps=0.3, n_steps=10), "transfer")
+    >>> from sklearn_daeknn import PGD, AutoAttack
+    >>> s = attack_settings(PGD(eps=0.3, n_steps=10, clip=(0, 1)))
     >>> s["name"], s["step_size"], s["clip"]
     ('PGD', 0.075, [0.0, 1.0])
+    >>> "step_size" in attack_settings(AutoAttack(eps=0.3))
+    False
     """
     params = attack.get_params()
     params.pop("verbose", None)
-    if params.get("step_size") is None:  # both attacks' documented default
+    if "step_size" in params and params["step_size"] is None:
         params["step_size"] = default_step_size(
             params["eps"], max(1, params["n_steps"])
         )
-    params["clip"] = [float(c) for c in params["clip"]]
-    return {
-        "name": type(attack).__name__,
-        "norm": "inf",
-        **params,
-        "protocol": protocol,
-    }
+    if isinstance(params.get("clip"), tuple | list):
+        params["clip"] = [float(c) for c in params["clip"]]
+    if "losses" in params:
+        params["losses"] = list(params["losses"])
+    return {"name": type(attack).__name__, **params}
 
 
 @dataclass
 class BenchmarkState:
-    """What the evaluation steps read: the data, the fitted models, the attacks."""
+    """What the evaluation steps read: the data, the fitted models, the attacks.
+
+    ``inputs`` makes (or loads) each attack's adversarial inputs on demand:
+    ``state.inputs.get("adversarial", "PGD")`` is PGD against the
+    adversarially trained network, ``state.inputs.get("DAEkNN", "adaptive")``
+    the adaptive attack on DAEkNN's vote.
+    """
 
     config: PaperConfig
     X_train: np.ndarray
@@ -313,8 +348,7 @@ class BenchmarkState:
     X_test: np.ndarray
     y_test: np.ndarray
     models: dict[str, Any]
-    attack: PGD
-    X_adv: dict[str, np.ndarray]
+    inputs: Any
     fit: Callable[..., Any]
     results: dict[str, Any] = field(default_factory=dict)
     verbose: int = 1

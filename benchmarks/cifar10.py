@@ -40,15 +40,18 @@ from sklearn_daeknn import VGG16, VGG16_BLOCKS, WEIGHTINGS, LayerReducer
 from sklearn_daeknn.datasets import load_cifar10
 
 from ._cli import (
+    CACHE_HELP,
     DEFAULT_OUT,
     UsageError,
+    add_suite_arguments,
     name_list,
     non_negative_int,
     positive_float,
     positive_int,
+    suite_changes,
 )
 from ._protocol import PaperConfig
-from ._runner import hardware_note, run_paper_benchmark
+from ._runner import run_paper_benchmark
 
 __all__ = [
     "CIFAR10",
@@ -68,14 +71,15 @@ PAPER_EPS = 8 / 255
 PAPER_EPS_WAT = 4 / 255
 
 #: The paper's CIFAR-10 figures (Tables I and II), SA/AA/HM in percent.
-PAPER_RESULTS: dict[str, tuple[float, float, float]] = {
-    "CNN": (92.24, 0.06, 0.12),
-    "AT-CNN": (85.56, 31.62, 46.18),
-    "DkNN": (91.78, 0.06, 0.12),
-    "DAEkNN-WAT": (85.96, 13.1, 22.74),
-    "DAEkNN-WAD": (79.9, 46.66, 58.91),
-    "DAEkNN": (78.44, 50.48, 61.43),
+PAPER_RESULTS: dict[str, list[float]] = {
+    "CNN": [92.24, 0.06, 0.12],
+    "AT-CNN": [85.56, 31.62, 46.18],
+    "DkNN": [91.78, 0.06, 0.12],
+    "DAEkNN-WAT": [85.96, 13.1, 22.74],
+    "DAEkNN-WAD": [79.9, 46.66, 58.91],
+    "DAEkNN": [78.44, 50.48, 61.43],
 }
+TITLE = "CIFAR-10 (VGG16): the paper's Tables I-II under an attack suite"
 
 
 def load_cifar10_split(
@@ -194,6 +198,7 @@ CIFAR10 = PaperConfig(
     device="cuda",
     sweep_strengths=(0.0, 4 / 255, PAPER_EPS, 12 / 255),
     sweep_strengths_wat=(0.0, 2 / 255, PAPER_EPS_WAT),
+    paper=PAPER_RESULTS,
 )
 
 #: What ``--smoke`` changes: a CPU check of the whole path, not a result.
@@ -205,6 +210,10 @@ SMOKE: dict[str, Any] = dict(
     epochs=1,
     at_epochs=1,
     attack_steps=2,
+    autoattack_steps=2,
+    autoattack_target_classes=1,
+    adaptive_steps=2,
+    adaptive_target_classes=1,
     train_steps=1,
     hardening_steps=1,
     batch_size=32,
@@ -231,10 +240,6 @@ def _notes(config: PaperConfig) -> dict[str, str]:
             f"{config.train_eps * 255:.3g}/255), Adam lr {config.lr:g}, batch "
             f"{config.batch_size}, no data augmentation"
         ),
-        "paper": "; ".join(
-            f"{row} {sa}/{aa}/{hm}" for row, (sa, aa, hm) in PAPER_RESULTS.items()
-        )
-        + " (SA/AA/HM %, PGD eps 8/255)",
     }
 
 
@@ -312,11 +317,15 @@ def estimate_work(
     """Floating-point work of :func:`run_paper_benchmark` on ``config``, by stage.
 
     A forward pass costs ``2 * vgg16_macs`` FLOP; a training step three
-    forward passes (forward, input and weight gradients); a PGD step two
+    forward passes (forward, input and weight gradients); an attack step two
     (forward and input gradient). Hardened models are counted without the
-    cache (each sweep strength remade). The kNN stage is exact search on the
-    CPU: every evaluated model queries each of its one or two indexes with
-    the clean and the adversarial test images, over all indexed layers.
+    cache (each sweep strength remade). AutoAttack and the adaptive attack
+    are counted as if every input survived every run (their upper bound:
+    each run attacks only the inputs still classified correctly), the
+    adaptive attack by its network passes alone. The kNN stage is exact
+    search on the CPU: every evaluated model queries each of its one or two
+    indexes with the clean and the attacked test images, over all indexed
+    layers, and the adaptive attack's judge queries them twice per run.
 
     Parameters
     ----------
@@ -343,6 +352,12 @@ def estimate_work(
     hardened += [s for s in config.sweep_strengths if s]
     hardened += [s for s in config.sweep_strengths_wat if s]
     n_hardened = sum(1 for s in hardened if s)
+    runs = sum(
+        config.adaptive_target_classes
+        if loss.endswith("-t")
+        else config.adaptive_restarts
+        for loss in config.adaptive_losses
+    )
     work = {
         "standard training": config.epochs * n_train * 3 * forward,
         "adversarial training": at_epochs
@@ -352,12 +367,23 @@ def estimate_work(
         "hardening data": n_hardened * n_train * 2 * config.hardening_steps * forward,
         "layer features": (2 + 2 * n_hardened) * n_train * forward,
         "test attacks": 2 * n_test * 2 * config.attack_steps * forward,
+        "AutoAttack": 2
+        * n_test
+        * 2
+        * config.autoattack_steps
+        * (1 + config.autoattack_target_classes)
+        * forward,
+        "adaptive attack": 4 * n_test * 2 * config.adaptive_steps * runs * forward,
     }
     work["network"] = sum(work.values())
-    # Index sets queried: table and per-layer figure (1 + 2 + 1 + 2 each),
-    # weightings (2 hardened models), the sweep (1 set at strength 0, else 2).
+    # Index sets queried, in units of 2 * n_test queries: the suite on the
+    # votes (1 + 2 + 1 + 2 sets, clean and 3 attacks), the adaptive attack's
+    # judge (2 per run and 1), the per-layer figure, the weightings (2
+    # hardened models), credibility (1 + 2 sets, 5 halves), the sweep (1 set
+    # at strength 0, else 2).
     sweep = [*config.sweep_strengths, *config.sweep_strengths_wat]
-    n_sets = 6 + 6 + 4 + sum(2 if s else 1 for s in sweep)
+    n_sets = 12 + 6 * (2 * runs + 1) / 2 + 6 + 4 + 7.5
+    n_sets += sum(2 if s else 1 for s in sweep)
     per_set = 2 * n_test * n_train * 2 * sum(_layer_widths(config))
     work["knn"] = n_sets * per_set + 2 * n_test * n_train * 2 * 3072
     return work
@@ -405,7 +431,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cache-dir",
         default=None,
-        help="cache fitted models here (joblib; a full run needs ~35 GB)",
+        help=f"{CACHE_HELP}; a full run needs ~35 GB",
     )
     parser.add_argument(
         "--device",
@@ -505,6 +531,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="sustained CPU rate of exact kNN assumed by --estimate (0.5)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress display")
+    add_suite_arguments(parser, c)
 
 
 #: Options that set a config field of the same meaning: option -> field.
@@ -532,6 +559,7 @@ def config_from_args(args: argparse.Namespace) -> PaperConfig:
         for option, field in _FIELDS.items()
         if getattr(args, option) is not None
     )
+    changes.update(suite_changes(args))
     if args.width is not None:
         changes["module_params"] = {"width": args.width}
     if args.vote_layers is not None:
@@ -572,7 +600,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "GPU machine, or use --smoke for a CPU check"
             )
         torch.backends.cudnn.benchmark = True
-    notes = {**config.notes, "hardware": hardware_note(config.device)}
+    notes = dict(config.notes)
     with tempfile.TemporaryDirectory(prefix="fake-cifar10-") as tmp:
         if args.data is None:
             folder = write_fake_cifar10(
@@ -596,6 +624,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 args.out,
                 cache_dir=args.cache_dir,
                 verbose=0 if args.quiet else 1,
+                command=getattr(args, "command_line", None),
+                title=TITLE,
             )
         finally:
             torch.set_num_threads(threads)

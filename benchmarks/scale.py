@@ -746,6 +746,10 @@ def bench_predict(args: argparse.Namespace, quick: bool) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from ._pages import write_page
+    from ._scale_page import scale_page
+
+    wall_start = time.perf_counter()
     out_dir = check_out_dir(args.out)
     args.mnist = args.mnist or os.environ.get(MNIST_ENV) or None
     quick = args.quick
@@ -836,7 +840,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if key in results
     }
     print("summary:", _fmt_row(summary), flush=True)
-    path = make_out_dir(out_dir) / "scale.json"
+    results["wall_time_s"] = round(time.perf_counter() - wall_start, 1)
+    out = make_out_dir(out_dir)
+    path = out / "scale.json"
     path.write_text(json.dumps(results, indent=2, default=float))
-    print(f"wrote {path}")
+    write_page(scale_page(json.loads(path.read_text())), out, "scale")
+    print(f"wrote {path} and scale.md")
     return results

@@ -21,10 +21,15 @@ times depend on the machine's load; the ratios are what to read.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
+
+# The clone's library, not an installed copy.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sklearn_daeknn import (
     MNISTCNN,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,9 +15,11 @@ from benchmarks import cifar10 as bench
 from benchmarks.__main__ import BENCHMARKS, parse
 from benchmarks._cli import UsageError
 from benchmarks._protocol import ROWS, TABLE_II
+from benchmarks.tests.page_check import numbers_not_from
 from sklearn_daeknn import VGG16
 from sklearn_daeknn.datasets import load_cifar10
 
+ROOT = Path(__file__).resolve().parents[2]
 BLOCKS = ["block1", "block2", "block3", "block4", "block5"]
 N_PER_FILE = 40  # 200 training images: the smoke run's 20 per class
 N_TEST = 60
@@ -71,7 +74,11 @@ def test_paper_config():
     assert 7 <= config.attack_steps <= 20 and config.train_steps == 7
     assert config.device == "cuda" and config.at_init == "scratch"
     assert config.clip == (0.0, 1.0)
-    assert "DAEkNN 78.44/50.48/61.43" in config.notes["paper"]
+    assert config.paper["DAEkNN"] == [78.44, 50.48, 61.43]
+    attacks = config.attacks()
+    assert (
+        attacks["AutoAttack"].eps == attacks["adaptive"].eps == pytest.approx(8 / 255)
+    )
 
 
 def test_smoke_run_end_to_end(smoke, fake_cifar):
@@ -83,21 +90,30 @@ def test_smoke_run_end_to_end(smoke, fake_cifar):
     )  # smoke: the first 50
     assert set(saved["sizes"]["train_per_class"].values()) == {20}
     for row in ROWS:
-        assert 0.0 <= saved[row]["SA"] <= 1.0 and 0.0 <= saved[row]["AA"] <= 1.0
+        scores = saved["table"][row]
+        assert 0.0 <= scores["SA"] <= 1.0 and 0.0 <= scores["AA_transfer"] <= 1.0
+        assert scores["worst_case_AA"] <= min(
+            a["AA"] for a in scores["attacks"].values()
+        )
     for row in TABLE_II:
-        assert saved["per_layer"][row]["layer"] == BLOCKS
+        assert saved["per_layer"]["models"][row]["layer"] == BLOCKS
     assert saved["vote_layers"] == ["block2", "block3"]
-    assert saved["attack"]["eps"] == pytest.approx(8 / 255)
+    assert saved["attacks"]["PGD"]["eps"] == pytest.approx(8 / 255)
+    assert saved["attacks"]["adaptive"]["n_steps"] == 2
+    assert saved["verdict"]["most_robust"] in ROWS
     config = saved["config"]
     assert config["module"] == "VGG16" and config["module_params"] == {"width": 0.0625}
     assert config["device"] == "cpu" and config["epochs"] == config["at_epochs"] == 1
     assert "not a result" in saved["notes"]["smoke"]
-    assert "no GPU" in saved["notes"]["hardware"]
+    assert saved["hardware"]["gpu"] is None
     assert config["data"] == str(fake_cifar)
     assert config["loader"] == "load_cifar10_split"
     for suffix in ("table1", "table2", "layers", "hardening"):
         assert (out / f"cifar10-smoke_{suffix}.png").stat().st_size > 1000
-    assert results["DAEkNN"]["SA"] == saved["DAEkNN"]["SA"]
+    assert results["table"]["DAEkNN"]["SA"] == saved["table"]["DAEkNN"]["SA"]
+    page = (out / "cifar10-smoke.md").read_text()
+    assert page.startswith("# CIFAR-10 (VGG16)")
+    assert numbers_not_from(page, saved) == []
 
 
 def test_smoke_without_data_uses_random_cifar_files(monkeypatch, capsys):
@@ -157,6 +173,10 @@ def test_estimate(capsys):
     forward = 2 * bench.vgg16_macs()
     assert work["adversarial training"] == 30 * 50_000 * (2 * 7 + 3) * forward
     assert work["test attacks"] == 2 * 10_000 * 2 * 20 * forward
+    # AutoAttack's bound: APGD-CE and 3 APGD-T runs of 100 steps, 2 networks.
+    assert work["AutoAttack"] == 2 * 10_000 * 2 * 100 * 4 * forward
+    # The adaptive attack's: 4 votes, 1 + 3 + 3 + 1 runs of 30 steps.
+    assert work["adaptive attack"] == 4 * 10_000 * 2 * 30 * 8 * forward
     assert work["network"] == pytest.approx(
         sum(v for k, v in work.items() if k not in ("network", "knn"))
     )
@@ -175,3 +195,11 @@ def test_smoke_is_a_variant_of_the_paper_config(tmp_path):
     assert config.epochs == 1 and config.attack_eps == bench.CIFAR10.attack_eps
     assert "not a result" in config.notes["smoke"]
     assert "width 0.25" in config.notes["setting"]
+
+
+def test_the_page_shows_the_estimate_the_code_prints(capsys):
+    # The results page quotes --estimate's output: it must be today's.
+    _run("--estimate")
+    printed = capsys.readouterr().out.strip()
+    page = (ROOT / "docs" / "results" / "cifar10.md").read_text()
+    assert f"```text\n{printed}\n```" in page

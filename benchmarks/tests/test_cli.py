@@ -45,9 +45,19 @@ def test_mnist_help(capsys):
     assert "DAEKNN_MNIST" in text
 
 
-def test_mnist_adaptive_help(capsys):
-    out = _help(capsys, "mnist-adaptive")
-    assert "--adaptive-steps" in out and "--cache-dir" in out
+def test_mnist_help_shows_the_suite_and_the_defaults(capsys):
+    out = " ".join(_help(capsys, "mnist").split())
+    for option in ("--adaptive-steps", "--autoattack-steps", "--sweep, --no-sweep"):
+        assert option in out
+    assert "training images per class (2000)" in out
+    assert "adversarial-training epochs per eps stage (2)" in out
+    assert "each attack's adversarial inputs" in out  # --cache-dir resumes
+
+
+def test_digits_help_has_the_main_jobs_options(capsys):
+    out = _help(capsys, "digits")
+    for option in ("--eps", "--adaptive-steps", "--epochs", "--out", "--quiet"):
+        assert option in out
 
 
 def test_python_dash_m_benchmarks():

@@ -100,7 +100,9 @@ def test_mnist_bad_values(capsys, tmp_path, argv, start):
     [
         (["no-such-benchmark"], "error: argument NAME: invalid choice: 'no-such"),
         ([], "error: the following arguments are required: NAME"),
-        (["mnist-adaptive", "--adaptive-steps", "0"], "error: argument --adaptive"),
+        (["mnist", "--adaptive-steps", "0"], "error: argument --adaptive-steps"),
+        (["mnist", "--autoattack-targets", "x"], "error: argument --autoattack"),
+        (["digits", "--eps", "x"], "error: argument --eps: invalid float value"),
         (["cifar10", "--width", "0"], "error: argument --width: must be a finite"),
         (["cifar10", "--lr=-1e-3"], "error: argument --lr: must be a finite"),
         (["cifar10", "--gpu-tflops", "0"], "error: argument --gpu-tflops: must be"),
@@ -119,9 +121,9 @@ def test_vote_layers_must_be_indexed(capsys, tmp_path):
     assert err.startswith("error: vote_layers must be a non-empty subset of the")
 
 
-def test_adaptive_rows_must_be_known(capsys, tmp_path):
-    argv = ["mnist-adaptive", "--data", str(tmp_path), "--rows", "DkNN,CNN"]
-    assert _fails(capsys, *argv).startswith("error: adaptive_rows must be some of")
+def test_adaptive_losses_must_be_known(capsys, tmp_path):
+    argv = ["mnist", "--data", str(tmp_path), "--adaptive-losses", "vote-ce,nope"]
+    assert _fails(capsys, *argv).startswith("error: adaptive_losses must be a non-")
 
 
 # ----------------------------------------------------------- data
@@ -214,11 +216,11 @@ def test_scale_mnist_folder_without_files(capsys, tmp_path):
 # ----------------------------------------------------------- --out
 
 
-@pytest.mark.parametrize("name", ["mnist", "mnist-adaptive", "cifar10", "scale"])
+@pytest.mark.parametrize("name", ["mnist", "digits", "cifar10", "scale"])
 def test_out_is_an_existing_file(capsys, tmp_path, fake_mnist, name):
     out = tmp_path / "results.json"
     out.write_text("{}")
-    data = {"mnist": fake_mnist, "mnist-adaptive": fake_mnist, "cifar10": tmp_path}
+    data = {"mnist": fake_mnist, "cifar10": tmp_path}
     argv = [name, "--out", str(out)]
     if name in data:
         argv += ["--data", str(data[name])]
@@ -302,3 +304,23 @@ def test_python_dash_m_has_no_traceback(tmp_path, argv, start):
     assert result.stderr.startswith(start), result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("cache", "says"),
+    [(True, "the same command resumes"), (False, "with --cache-dir, a rerun")],
+)
+def test_an_interrupted_run_says_how_to_resume(
+    capsys, tmp_path, monkeypatch, cache, says
+):
+    from benchmarks import __main__ as cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "run", interrupted)
+    argv = ["mnist", "--data", str(tmp_path)]
+    argv += ["--cache-dir", str(tmp_path / "cache")] if cache else []
+    assert cli.main(argv) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("interrupted;") and says in err and err.count("\n") == 1

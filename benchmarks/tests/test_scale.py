@@ -10,6 +10,8 @@ import pytest
 
 from benchmarks import scale
 from benchmarks.__main__ import parse
+from benchmarks._pages import public_command
+from benchmarks.tests.page_check import numbers_not_from
 from sklearn_daeknn import DAEkNNClassifier
 
 
@@ -29,6 +31,12 @@ def test_scale_benchmark_quick(tmp_path, capsys):
     assert "nndescent_build_s" not in rows[0]  # quick mode: exact index only
     assert rows[-1]["sklearn_brute_query_s"] > 0
     assert "summary:" in capsys.readouterr().out
+    page = (out / "scale.md").read_text()
+    assert page.startswith("# Scale and speed")
+    assert f"`{public_command(saved['command'])}`" in page and "`--quick` run" in page
+    assert str(out) not in page
+    assert "| `grid_cost_ratio` |" in page and "exact_query_s" in page
+    assert numbers_not_from(page, saved) == []
 
 
 def test_scale_benchmark_pgd_quick():
