@@ -44,6 +44,9 @@ __all__ = [
 
 #: The runs of the attack that makes adaptive hardening data.
 HARDENING_LOSSES = ("vote-ce", "classwise-t")
+#: Inputs attacked at once: the whole training set goes through the attack,
+#: and each batch pays a search of the indexes.
+HARDENING_BATCH = 128
 
 
 def hardening_attack(
@@ -53,7 +56,8 @@ def hardening_attack(
 
     :class:`~sklearn_daeknn.KNNAdaptiveAttack` with the losses of
     :data:`HARDENING_LOSSES`, one target class, ``n_steps`` APGD iterations
-    per run and the estimator's own box (``clip='auto'``).
+    per run, batches of :data:`HARDENING_BATCH` inputs and the estimator's
+    own box (``clip='auto'``).
 
     Examples
     --------
@@ -65,6 +69,7 @@ def hardening_attack(
         losses=HARDENING_LOSSES,
         n_steps=n_steps,
         n_target_classes=1,
+        batch_size=HARDENING_BATCH,
         random_state=random_state,
         verbose=verbose,
     )
