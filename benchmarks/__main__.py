@@ -41,6 +41,11 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "benchmarks.scale",
         "memory and speed: full-MNIST fit, index backends, PGD, grid search",
     ),
+    "robust_vote": (
+        "benchmarks.robust_vote",
+        "levers that might make the vote beat its own network under the worst "
+        "case of the full attack suite, chosen on a validation split",
+    ),
 }
 
 

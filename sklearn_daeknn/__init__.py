@@ -12,6 +12,7 @@ from ._conformal import (
 )
 from ._features import LayerReducer
 from ._index import ExactIndex, NNDescentIndex, build_index, numba_cache_dir
+from ._knn_loss import soft_knn_loss
 from ._networks import (
     MLP,
     MNISTCNN,
@@ -21,6 +22,7 @@ from ._networks import (
     default_knn_layers,
 )
 from ._persistence import InconsistentVersionWarning
+from ._pruning import adversarial_pruning
 from ._refit import hardening_sweep, refit_knn
 from ._robustness import (
     default_attacks,
@@ -53,6 +55,7 @@ __all__ = [
     "SmallCNN",
     "SoftKNNVote",
     "__version__",
+    "adversarial_pruning",
     "build_index",
     "class_fractions",
     "compare_weightings",
@@ -72,6 +75,7 @@ __all__ = [
     "pgd_perturb",
     "refit_knn",
     "robustness_report",
+    "soft_knn_loss",
     "vote_scores",
     "vote_weights",
 ]

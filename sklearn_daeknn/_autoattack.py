@@ -10,8 +10,9 @@ runs them on any box and keeps the rest of the process reproducible:
   a per-feature box is enforced by clamping inside the wrapped forward, and
   an unbounded side is given room for the whole ball;
 - torch's global RNG is seeded for the run and given back afterwards, under
-  the lock every fit of the estimator uses (:data:`_GLOBAL_RNG_LOCK`), so
-  that fits in other threads stay reproducible;
+  the lock every fit of the estimator uses
+  (:data:`~sklearn_daeknn._rng.GLOBAL_RNG_LOCK`), so that fits in other
+  threads stay reproducible;
 - the package's log messages go to a silent logger unless ``verbose``.
 
 The run itself follows AutoAttack's: each attack of the list runs on the
@@ -35,8 +36,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from ._attack import BaseAttack
-from ._classifier import _GLOBAL_RNG_LOCK
 from ._progress import progress
+from ._rng import GLOBAL_RNG_LOCK
 from ._targets import attack_mode, resolve_target
 from ._threat_model import ThreatModel
 
@@ -53,11 +54,11 @@ ATTACK_LISTS = {
 def global_rng(seed: int) -> Iterator[None]:
     """Seed torch's global RNG for the block, give its state back after.
 
-    Holds :data:`~sklearn_daeknn._classifier._GLOBAL_RNG_LOCK` for the whole
+    Holds :data:`~sklearn_daeknn._rng.GLOBAL_RNG_LOCK` for the whole
     block: the attacks draw from the global RNG at every restart, and no
     other thread may seed or draw from it in between.
     """
-    with _GLOBAL_RNG_LOCK:
+    with GLOBAL_RNG_LOCK:
         state = torch.get_rng_state()
         cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
         cuda_states = torch.cuda.get_rng_state_all() if cuda else None

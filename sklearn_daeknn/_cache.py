@@ -13,6 +13,10 @@ folder) the first two stages are memoised on disk:
   (:data:`KNN_PARAMS`) and the hardening ones (:data:`HARDENING_PARAMS`);
 - the hardening data, keyed by the same, plus the hardening parameters.
 
+Where a kNN-side parameter does shape a stage (the layers a soft-kNN
+training loss reads; the vote that adaptive hardening attacks), it stays in
+that stage's key (see :func:`stage_key`).
+
 The key is built from the parameters *not* listed as kNN-side, so that a
 parameter added later is conservatively part of the network's key. As in
 ``Pipeline``, a ``random_state=None`` draws new seeds at each fit and so never
@@ -48,13 +52,34 @@ KNN_PARAMS = frozenset(
         # The held-out calibration split happens before training: the data in
         # the key is the training part.
         "calibration_size",
+        "prune_radius",
     }
 )
 
 #: Parameters of the hardening attack: changing them reuses the network.
 HARDENING_PARAMS = frozenset(
-    {"hardening_strength", "hardening_steps", "hardening_step_size"}
+    {
+        "hardening_strength",
+        "hardening_steps",
+        "hardening_step_size",
+        "hardening_attack",
+        "hardening_rounds",
+        "hardening_max_points",
+    }
 )
+
+#: The kNN-side parameters that do shape a stage in some settings: the
+#: layers (and their metric) that a soft-kNN training loss reads, and the
+#: vote that adaptive hardening attacks (every kNN-side parameter but these).
+_NOT_SHAPING = frozenset({"memory", "verbose", "calibration_size"})
+_LOSS_PARAMS = frozenset({"layers", "metric"})
+
+
+def _attacks_vote(params: dict[str, Any]) -> bool:
+    return (
+        params.get("hardening_attack", "network") != "network"
+        or bool(params.get("hardening_rounds", 0))
+    ) and bool(params.get("hardening_strength"))
 
 
 def stage_key(params: dict[str, Any], stage: str) -> dict[str, Any]:
@@ -71,7 +96,13 @@ def stage_key(params: dict[str, Any], stage: str) -> dict[str, Any]:
     -------
     key : dict
         ``params`` without the kNN-side parameters, and without the hardening
-        parameters for the ``'network'`` stage.
+        parameters for the ``'network'`` stage. Two settings make kNN-side
+        parameters shape a stage, and keep them in its key: a soft-kNN
+        training loss (``knn_loss_weight > 0``) reads ``layers`` under
+        ``metric`` (both stages); adaptive hardening
+        (``hardening_attack='vote'`` or ``hardening_rounds > 0``) attacks the
+        vote, which every kNN-side parameter but ``memory``, ``verbose`` and
+        ``calibration_size`` shapes (the ``'hardening'`` stage).
 
     Examples
     --------
@@ -85,7 +116,12 @@ def stage_key(params: dict[str, Any], stage: str) -> dict[str, Any]:
     """
     if stage not in ("network", "hardening"):
         raise ValueError(f"stage must be 'network' or 'hardening'; got {stage!r}.")
-    drop = KNN_PARAMS | {"random_state"}  # the drawn seeds are in the key
+    knn = KNN_PARAMS
+    if params.get("knn_loss_weight"):
+        knn = knn - _LOSS_PARAMS
+    if stage == "hardening" and _attacks_vote(params):
+        knn = _NOT_SHAPING
+    drop = knn | {"random_state"}  # the drawn seeds are in the key
     if stage == "network":
         drop = drop | HARDENING_PARAMS
     return {name: value for name, value in sorted(params.items()) if name not in drop}

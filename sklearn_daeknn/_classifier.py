@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import inspect
 import logging
-import threading
 from collections.abc import Iterator
 from numbers import Integral, Real
 from pathlib import Path
@@ -27,6 +25,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNetClassifier
 from torch import nn
 
+from ._adaptive_hardening import adaptive_hardening, check_max_points
 from ._attack import PGD
 from ._cache import cached_stage
 from ._conformal import conformal_pvalues, credibility_confidence, nonconformity
@@ -39,6 +38,9 @@ from ._features import (
 from ._index import METRICS, build_index, leave_out, resolve_index_kind
 from ._networks import MLP, SmallCNN, default_knn_layers
 from ._persistence import check_state_version, versioned_state
+from ._pruning import adversarial_pruning
+from ._rng import GLOBAL_RNG_LOCK as _GLOBAL_RNG_LOCK
+from ._rng import seeded_global_rng as _seeded_global_rng
 from ._training import (
     ROUTED_PREFIXES,
     FitInterrupted,
@@ -83,32 +85,13 @@ _ADDED_PARAMS = {
     "callbacks": None,
     "train_split": None,
     "net_params": None,
+    "hardening_attack": "network",
+    "hardening_rounds": 0,
+    "hardening_max_points": None,
+    "prune_radius": 0.0,
+    "knn_loss_weight": 0.0,
+    "knn_loss_temperature": 0.1,
 }
-
-# torch has one global RNG per process, shared by fits running in parallel
-# threads (joblib's threading or Dask backends). Every seeding, restoring and
-# drawing of it by a fit happens under this lock, and nothing else in a fit
-# draws from it (the data loaders and attacks have their own generators).
-# Re-entrant: a block that draws holds it around its own seeding.
-_GLOBAL_RNG_LOCK = threading.RLock()
-
-
-@contextlib.contextmanager
-def _seeded_global_rng(seed: int) -> Iterator[None]:
-    """Seed torch's global RNG for the block and give back its state after.
-
-    Unlike ``torch.random.fork_rng``, the seeding and the restoring are each
-    done under :data:`_GLOBAL_RNG_LOCK`, so that they cannot fall between
-    another thread's seeding and its draws.
-    """
-    with _GLOBAL_RNG_LOCK:
-        state = torch.get_rng_state()
-        torch.manual_seed(seed)
-    try:
-        yield
-    finally:
-        with _GLOBAL_RNG_LOCK:
-            torch.set_rng_state(state)
 
 
 def _probe_input(module: nn.Module, shape: tuple[int, ...]) -> torch.Tensor:
@@ -202,6 +185,37 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
     hardening_step_size : float, default=None
         PGD step size for the hardening data; ``None`` means
         ``2.5 * hardening_strength / hardening_steps``.
+    hardening_attack : {'network', 'vote'}, default='network'
+        What the hardening data attack. ``'network'``: PGD against the
+        network (the paper's ``D_adv``). ``'vote'``:
+        :class:`~sklearn_daeknn.KNNAdaptiveAttack` at ``eps =
+        hardening_strength`` (``hardening_steps`` APGD iterations per run,
+        the soft vote's cross-entropy and the class-wise loss toward the
+        nearest wrong class) against the vote over the benign set alone, one
+        point per training sample; ``hardening_step_size`` is then unused
+        (APGD sets its own steps). See the user guide's page on the robust
+        vote.
+    hardening_rounds : int, default=0
+        Rounds of adaptive hardening after the first hardening set is made:
+        each round attacks the current vote (the same attack as
+        ``hardening_attack='vote'``, against the benign and hardening sets)
+        on a seeded sample of ``hardening_max_points`` training points, and
+        adds the adversarial points that fool it, with their true labels, to
+        the hardening set. ``0``: none (the hardening set is the first one).
+        Needs hardening data (``hardening_strength > 0``).
+    hardening_max_points : int, float or None, default=None
+        Training points attacked in each round, at most that many points
+        added per round: a count (int), a fraction of the training samples
+        (float in ``(0, 1]``) or ``None`` for all of them. The rounds' cost
+        is proportional to it.
+    prune_radius : float, default=0.0
+        Adversarial pruning (Yang et al., 2020) of each indexed set: points
+        are removed until, in every vote layer, no two points of different
+        labels are closer than ``prune_radius`` times that layer's median
+        nearest-neighbour distance (in the set, under ``metric``). A greedy
+        approximation of the fewest removals (the point with the most
+        conflicts first). ``0``: no pruning. ``pruned_rows_`` and
+        ``pruned_per_layer_`` say what was removed.
     adversarial_training : bool, default=True
         Train the network with PGD adversarial examples (Madry et al.).
     train_eps : float, default=0.1
@@ -211,6 +225,17 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
     train_step_size : float, default=None
         PGD step size of the training attack; ``None`` means
         ``2.5 * train_eps / train_steps``.
+    knn_loss_weight : float, default=0.0
+        Weight of a soft-kNN loss on the kNN layers added to the training
+        loss (in the spirit of the ASK defence, Wang et al. 2022): ASK's
+        class-wise soft-kNN cross-entropy of the batch trained on (the PGD
+        batch in adversarial training) against the clean batch's
+        representations, so that the representation suits the vote. ``0``:
+        the network's loss alone. See
+        :func:`~sklearn_daeknn.soft_knn_loss`.
+    knn_loss_temperature : float, default=0.1
+        Temperature of that loss, relative to each layer's median distance
+        within the batch.
     weighting : {'relative', 'softmax', 'uniform', 'released'}, default='softmax'
         How the benign and hardening votes are weighted; see
         :func:`~sklearn_daeknn.vote_weights`. ``'softmax'`` won the MNIST
@@ -308,8 +333,14 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         :class:`~sklearn.pipeline.Pipeline` does: a folder or a
         ``joblib.Memory``. A refit that changes only kNN-side parameters
         (``n_neighbors``, ``weighting``, ``temperature``, ``metric``,
-        ``index``, ``layers``, ``max_layer_features``) reuses both; one that
-        changes only the hardening parameters reuses the network. The key
+        ``index``, ``layers``, ``max_layer_features``, ``prune_radius``)
+        reuses both; one that changes only the hardening parameters (those
+        named ``hardening_*``) reuses the network. Two exceptions, where a
+        kNN-side parameter shapes a stage: adaptive hardening
+        (``hardening_attack='vote'`` or ``hardening_rounds > 0``) attacks the
+        vote, so its hardening data are keyed by the kNN-side parameters
+        too, and a soft-kNN training loss keys the network by ``layers`` and
+        ``metric``. The key
         holds the data, the seeds drawn from ``random_state`` (pass an int:
         ``None`` never hits) and all other parameters, the training ones
         (``optimizer``, ``callbacks``, ``train_split``, ``net_params``)
@@ -355,6 +386,18 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         copy it is; ``None`` without hardening data.
     hardening_labels_ : ndarray of int of shape (n_hardening,) or None
         The label of each hardening point (that of its source row).
+    pruned_rows_ : dict
+        ``{set: rows}`` for each indexed set (``'benign'``, and
+        ``'hardening'`` with hardening data): the rows of ``X`` whose points
+        ``prune_radius`` removed from that set (for a hardening point, its
+        source row), sorted; empty arrays without pruning.
+    pruned_per_layer_ : dict
+        ``{set: {layer: count}}``: of the removed points, how many had a
+        conflict in that layer (a point may count in several layers).
+    hardening_history_ : list of dict
+        Per round of ``hardening_rounds``, ``'attacked'`` (training points
+        attacked) and ``'added'`` (points that fooled the vote, added to the
+        hardening set); empty without rounds.
     layer_reducers_ : list of LayerReducer
         The width reduction of each kNN layer's output (pooling or a
         random projection, see ``max_layer_features``, then the
@@ -432,10 +475,20 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         "hardening_strength": [None, Interval(Real, 0, None, closed="left")],
         "hardening_steps": [Interval(Integral, 1, None, closed="left")],
         "hardening_step_size": [None, Interval(Real, 0, None, closed="neither")],
+        "hardening_attack": [StrOptions({"network", "vote"})],
+        "hardening_rounds": [Interval(Integral, 0, None, closed="left")],
+        "hardening_max_points": [
+            None,
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Real, 0, 1, closed="right"),
+        ],
+        "prune_radius": [Interval(Real, 0, None, closed="left")],
         "adversarial_training": ["boolean"],
         "train_eps": [Interval(Real, 0, None, closed="left")],
         "train_steps": [Interval(Integral, 1, None, closed="left")],
         "train_step_size": [None, Interval(Real, 0, None, closed="neither")],
+        "knn_loss_weight": [Interval(Real, 0, None, closed="left")],
+        "knn_loss_temperature": [Interval(Real, 0, None, closed="neither")],
         "weighting": [StrOptions(set(WEIGHTINGS))],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "metric": [StrOptions(set(METRICS))],
@@ -470,10 +523,16 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         hardening_strength: float | None = 0.1,
         hardening_steps: int = 10,
         hardening_step_size: float | None = None,
+        hardening_attack: str = "network",
+        hardening_rounds: int = 0,
+        hardening_max_points: float | None = None,
+        prune_radius: float = 0.0,
         adversarial_training: bool = True,
         train_eps: float = 0.1,
         train_steps: int = 7,
         train_step_size: float | None = None,
+        knn_loss_weight: float = 0.0,
+        knn_loss_temperature: float = 0.1,
         weighting: str = "softmax",
         temperature: float = 1.0,
         metric: str = "euclidean",
@@ -501,10 +560,16 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         self.hardening_strength = hardening_strength
         self.hardening_steps = hardening_steps
         self.hardening_step_size = hardening_step_size
+        self.hardening_attack = hardening_attack
+        self.hardening_rounds = hardening_rounds
+        self.hardening_max_points = hardening_max_points
+        self.prune_radius = prune_radius
         self.adversarial_training = adversarial_training
         self.train_eps = train_eps
         self.train_steps = train_steps
         self.train_step_size = train_step_size
+        self.knn_loss_weight = knn_loss_weight
+        self.knn_loss_temperature = knn_loss_temperature
         self.weighting = weighting
         self.temperature = temperature
         self.metric = metric
@@ -622,6 +687,7 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         device = self._check_device()
         self._check_memory()
         check_net_params(self.net_params)  # before any training
+        self._check_hardening_levers()
         seeds = check_random_state(self.random_state).randint(
             np.iinfo(np.int32).max, size=4
         )
@@ -654,7 +720,9 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
             net = cached_stage(
                 self.memory,
                 "network",
-                lambda: self._train_network(module, device, seeds[1], X_net, y_enc),
+                lambda: self._train_network(
+                    module, device, seeds[1], X_net, y_enc, layers
+                ),
                 self.get_params(deep=False),
                 X_net,
                 y_enc,
@@ -664,8 +732,80 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         # concurrent predictions then never switch a shared module's mode.
         net.module_.eval()
 
-        sets = [X_net]
+        hardening = None
+        indexer = self._indexer(net, layers, X_net, y_enc, rows, int(seeds[3]))
+        base = {
+            "classes_": classes,
+            "input_shape_": input_shape,
+            "layers_": layers,
+            "net_": net,
+            "calibration_scores_": None,
+        }
         if self.hardening_strength:
+            hardening = cached_stage(
+                self.memory,
+                "hardening",
+                lambda: self._make_hardening(
+                    net, clip, X_net, y_enc, classes, seeds, base, indexer
+                ),
+                self.get_params(deep=False),
+                X_net,
+                y_enc,
+                seeds[:3],
+            )
+        history: list[dict[str, int]] = []
+        if isinstance(hardening, tuple):
+            hardening, positions, history = hardening
+            hardening = (hardening, positions)
+        elif hardening is not None:  # PGD against the network: one per row
+            hardening = (hardening, np.arange(len(X_net)))
+        fitted = {**base, **indexer(hardening), "hardening_history_": history}
+        if X_cal is not None:
+            proba = self._staged(fitted)._proba(X_cal.reshape(-1, *input_shape))
+            scores = nonconformity(proba, self.n_neighbors, len(layers))
+            fitted["calibration_scores_"] = scores[np.arange(len(y_cal)), y_cal]
+        return fitted
+
+    def _staged(self, fitted: dict[str, Any]) -> DAEkNNClassifier:
+        """A shallow copy of this estimator with the attributes ``fitted``
+        (set on the copy, not on ``self``: ``fit`` stays atomic)."""
+        staged = copy.copy(self)
+        staged.__dict__.update(fitted)
+        # The attacks in fit predict on arrays: no feature-name warning.
+        staged.__dict__.pop("feature_names_in_", None)
+        return staged
+
+    def _check_hardening_levers(self) -> None:
+        """The adaptive hardening levers need hardening data (before training)."""
+        if self.hardening_strength:
+            return
+        for name, value, default in (
+            ("hardening_attack", self.hardening_attack, "network"),
+            ("hardening_rounds", self.hardening_rounds, 0),
+        ):
+            if value != default:
+                raise ValueError(
+                    f"{name}={value!r} makes hardening data, but "
+                    f"hardening_strength={self.hardening_strength!r} disables "
+                    "them: set hardening_strength > 0 (the attack's eps), or "
+                    f"{name}={default!r}."
+                )
+
+    def _make_hardening(
+        self,
+        net: NeuralNetClassifier,
+        clip: tuple[float, float] | None,
+        X_net: np.ndarray,
+        y_enc: np.ndarray,
+        classes: np.ndarray,
+        seeds: np.ndarray,
+        base: dict[str, Any],
+        indexer: Any,
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray, list[dict[str, int]]]:
+        """The hardening stage: PGD against the network (an array), or the
+        adaptive hardening data ``(inputs, positions in X_net, history)``."""
+        initial = None
+        if self.hardening_attack == "network":
             attack = PGD(
                 eps=self.hardening_strength,
                 step_size=self.hardening_step_size,
@@ -675,61 +815,130 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
                 random_state=int(seeds[2]),
                 verbose=self.verbose,
             )
-            sets.append(
-                cached_stage(
-                    self.memory,
-                    "hardening",
-                    lambda: self._make_hardening_data(
-                        attack, net.module_, X_net, y_enc
-                    ),
-                    self.get_params(deep=False),
-                    X_net,
-                    y_enc,
-                    seeds[:3],
-                )
-            )
+            initial = self._make_hardening_data(attack, net.module_, X_net, y_enc)
+            if not self.hardening_rounds:
+                return initial
+        shape = X_net.shape[1:]
 
+        def fit_vote(X_hard: np.ndarray | None, positions: np.ndarray | None):
+            hardening = None
+            if X_hard is not None:
+                hardening = (X_hard.reshape(-1, *shape), positions)
+            return self._staged({**base, **indexer(hardening)})
+
+        logger.info(
+            "making adaptive hardening data, eps=%g, %d round(s)",
+            self.hardening_strength,
+            self.hardening_rounds,
+        )
+        X_hard, positions, history = adaptive_hardening(
+            X_net.reshape(len(X_net), -1),
+            y_enc,
+            classes,
+            initial,
+            fit_vote,
+            eps=float(self.hardening_strength),
+            n_steps=int(self.hardening_steps),
+            rounds=int(self.hardening_rounds),
+            max_points=check_max_points(self.hardening_max_points, len(X_net)),
+            seed=int(seeds[2]),
+            verbose=self.verbose,
+        )
+        return X_hard.reshape(-1, *shape), positions, history
+
+    def _indexer(
+        self,
+        net: NeuralNetClassifier,
+        layers: tuple[str, ...],
+        X_net: np.ndarray,
+        y_enc: np.ndarray,
+        rows: np.ndarray,
+        seed: int,
+    ) -> Any:
+        """``index(hardening)``: the fitted attributes of the indexes, for the
+        hardening inputs and their positions in ``X_net`` (or ``None``).
+
+        The benign set is indexed at the first call and reused after (the
+        adaptive hardening rounds rebuild the hardening indexes only).
+        """
         kind = resolve_index_kind(self.index, len(X_net))
-        reducers = None
-        indexes = []
-        for data in sets:
-            features, reducers = self._features(data, net, layers, reducers)
-            logger.info("building %s indexes over %d points", kind, len(data))
-            # Pop each layer's features as it is indexed: pynndescent keeps its
-            # own copy, so peak memory holds one layer twice, not every layer.
-            indexes.append(
-                [
-                    build_index(
-                        features.pop(0),
-                        kind,
-                        metric=self.metric,
-                        random_state=int(seeds[3]),
-                    )
-                    for _ in range(len(features))
-                ]
+        benign: dict[str, Any] = {}
+
+        def index(hardening: tuple[np.ndarray, np.ndarray] | None) -> dict[str, Any]:
+            if not benign:
+                features, reducers = self._features(X_net, net, layers, None)
+                found = self._index_set(features, y_enc, rows, kind, seed, layers)
+                benign.update(
+                    layer_reducers_=reducers,
+                    benign_indexes_=found[0],
+                    benign_rows_=found[1],
+                    benign_labels_=found[2],
+                    pruned_rows_={"benign": found[3]},
+                    pruned_per_layer_={"benign": found[4]},
+                )
+            out = {
+                **benign,
+                "pruned_rows_": dict(benign["pruned_rows_"]),
+                "pruned_per_layer_": dict(benign["pruned_per_layer_"]),
+                "hardening_indexes_": None,
+                "hardening_rows_": None,
+                "hardening_labels_": None,
+            }
+            if hardening is None:
+                return out
+            data, positions = hardening
+            features, _ = self._features(data, net, layers, benign["layer_reducers_"])
+            found = self._index_set(
+                features, y_enc[positions], rows[positions], kind, seed, layers
             )
-        hardening = len(sets) > 1
-        fitted = {
-            "classes_": classes,
-            "input_shape_": input_shape,
-            "layers_": layers,
-            "net_": net,
-            "benign_rows_": rows,
-            "benign_labels_": y_enc,
-            "hardening_rows_": rows if hardening else None,
-            "hardening_labels_": y_enc if hardening else None,
-            "layer_reducers_": reducers,
-            "benign_indexes_": indexes[0],
-            "hardening_indexes_": indexes[1] if hardening else None,
-            "calibration_scores_": None,
-        }
-        if X_cal is not None:
-            staged = copy.copy(self)
-            staged.__dict__.update(fitted)
-            proba = staged._proba(X_cal.reshape(-1, *input_shape))
-            scores = nonconformity(proba, self.n_neighbors, len(layers))
-            fitted["calibration_scores_"] = scores[np.arange(len(y_cal)), y_cal]
-        return fitted
+            out.update(
+                hardening_indexes_=found[0],
+                hardening_rows_=found[1],
+                hardening_labels_=found[2],
+            )
+            out["pruned_rows_"]["hardening"] = found[3]
+            out["pruned_per_layer_"]["hardening"] = found[4]
+            return out
+
+        return index
+
+    def _index_set(
+        self,
+        features: list[np.ndarray],
+        labels: np.ndarray,
+        rows: np.ndarray,
+        kind: str,
+        seed: int,
+        layers: tuple[str, ...],
+    ) -> tuple[list, np.ndarray, np.ndarray, np.ndarray, dict[str, int]]:
+        """One set's indexes, after adversarial pruning: ``(indexes, rows,
+        labels, removed rows, removed per layer)``."""
+        removed = np.zeros(0, dtype=rows.dtype)
+        per_layer = dict.fromkeys(layers, 0)
+        if self.prune_radius:
+            result = adversarial_pruning(
+                features, labels, float(self.prune_radius), metric=self.metric
+            )
+            per_layer = dict(zip(layers, result.removed_per_layer, strict=True))
+            keep = result.keep
+            if not keep.all():
+                features = [f[keep] for f in features]
+                removed = np.sort(rows[~keep])
+                rows, labels = rows[keep], labels[keep]
+            if len(rows) < self.n_neighbors:
+                raise ValueError(
+                    f"prune_radius={self.prune_radius!r} left {len(rows)} of "
+                    f"{len(keep)} points in an indexed set, fewer than "
+                    f"n_neighbors={self.n_neighbors}: use a smaller prune_radius."
+                )
+        logger.info("building %s indexes over %d points", kind, len(rows))
+        # Pop each layer's features as it is indexed: pynndescent keeps its
+        # own copy, so peak memory holds one layer twice, not every layer.
+        indexes = [
+            build_index(features.pop(0), kind, metric=self.metric, random_state=seed)
+            for _ in range(len(features))
+        ]
+        return indexes, rows, labels, removed, per_layer
 
     def _hold_out_calibration(
         self, X: np.ndarray, y: np.ndarray, classes: np.ndarray, seed: int
@@ -893,9 +1102,10 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         seed: int,
         X_net: np.ndarray,
         y_enc: np.ndarray,
+        layers: tuple[str, ...] = (),
     ) -> NeuralNetClassifier:
         logger.info("training the network on %d samples", len(X_net))
-        net = self._make_net(module, device, int(seed), X_net)
+        net = self._make_net(module, device, int(seed), X_net, layers)
         try:
             # Initialised already (its settings checked): partial_fit is fit.
             return net.partial_fit(X_net, y_enc)
@@ -911,7 +1121,12 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         return attack.generate(module, X_net, y_enc)
 
     def _make_net(
-        self, module: nn.Module, device: torch.device, seed: int, X_net: np.ndarray
+        self,
+        module: nn.Module,
+        device: torch.device,
+        seed: int,
+        X_net: np.ndarray,
+        layers: tuple[str, ...] = (),
     ) -> NeuralNetClassifier:
         drop_last = False
         if self.max_epochs and single_sample_batch_fails(
@@ -936,6 +1151,14 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
                 attack_clip=check_clip(self.clip),
                 attack_seed=seed,
             )
+        knn_loss = None
+        if self.knn_loss_weight and self.max_epochs:
+            knn_loss = dict(
+                knn_loss_weight=float(self.knn_loss_weight),
+                knn_loss_temperature=float(self.knn_loss_temperature),
+                knn_loss_layers=tuple(layers),
+                knn_loss_cosine=self.metric == "cosine",
+            )
         return build_net(
             module,
             seed=seed,
@@ -950,6 +1173,7 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
             verbose=self.verbose,
             drop_last=drop_last,
             attack=attack,
+            knn_loss=knn_loss,
         )
 
     def _feature_batch_size(self) -> int:
@@ -1113,14 +1337,25 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
                     )
                 found[name] = index.query(features, k, device=self.net_.device)
                 continue
-            if k > index.n_points - 1:
+            # Adaptive hardening rounds may add several points of one row.
+            copies = int(np.bincount(rows).max()) if len(rows) else 1
+            if k > index.n_points - copies:
                 raise ValueError(
-                    f"n_neighbors={k} is larger than the {index.n_points - 1} "
+                    f"n_neighbors={k} is larger than the {index.n_points - copies} "
                     "other indexed training samples (kneighbors with X=None "
                     "leaves each sample out)."
                 )
-            dist, pos = index.query(features, k + 1, device=self.net_.device)
-            found[name] = leave_out(dist, pos, rows[pos] == query_rows[:, None])
+            dist, pos = index.query(features, k + copies, device=self.net_.device)
+            own = rows[pos] == query_rows[:, None]
+            if copies == 1:
+                found[name] = leave_out(dist, pos, own)
+            else:
+                # The first k that are not the query's own, in distance order.
+                order = np.argsort(own, axis=1, kind="stable")[:, :k]
+                found[name] = (
+                    np.take_along_axis(dist, order, 1),
+                    np.take_along_axis(pos, order, 1),
+                )
         return found
 
     def _neighbor_chunks(

@@ -19,11 +19,12 @@ settings, routing the user's ones (``optimizer``, ``callbacks``,
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from numbers import Real
 from typing import Any
 
@@ -34,6 +35,7 @@ from skorch.dataset import ValidSplit, unpack_data
 from skorch.utils import to_tensor
 
 from ._attack import pgd_perturb
+from ._knn_loss import soft_knn_loss
 from ._progress import progress_bar
 
 __all__ = [
@@ -41,6 +43,8 @@ __all__ = [
     "AdversarialNetClassifier",
     "FitInterrupted",
     "InterruptibleAdversarialNetClassifier",
+    "InterruptibleKNNLossAdversarialNetClassifier",
+    "InterruptibleKNNLossNetClassifier",
     "InterruptibleNetClassifier",
     "NoOptimizer",
     "build_net",
@@ -164,11 +168,9 @@ class AdversarialNetClassifier(NeuralNetClassifier):
         self.attack_generator_ = torch.Generator().manual_seed(int(self.attack_seed))
         return self
 
-    def train_step_single(self, batch: Any, **fit_params: Any) -> dict[str, Any]:
-        Xi, yi = unpack_data(batch)
-        Xi = to_tensor(Xi, device=self.device)
-        yi = to_tensor(yi, device=self.device)
-        X_adv = pgd_perturb(
+    def adversarial_inputs(self, Xi: torch.Tensor, yi: torch.Tensor) -> torch.Tensor:
+        """The PGD version of a training batch, which the step trains on."""
+        return pgd_perturb(
             self.module_,
             Xi,
             yi,
@@ -179,11 +181,92 @@ class AdversarialNetClassifier(NeuralNetClassifier):
             clip=self.attack_clip,
             generator=self.attack_generator_,
         )
+
+    def train_step_single(self, batch: Any, **fit_params: Any) -> dict[str, Any]:
+        Xi, yi = unpack_data(batch)
+        Xi = to_tensor(Xi, device=self.device)
+        yi = to_tensor(yi, device=self.device)
+        X_adv = self.adversarial_inputs(Xi, yi)
         self._set_training(True)
         y_pred = self.infer(X_adv, **fit_params)
         loss = self.get_loss(y_pred, yi, X=X_adv, training=True)
         loss.backward()
         return {"loss": loss, "y_pred": y_pred}
+
+
+class _SoftKNNLoss:
+    """Mixin for skorch nets: the training loss plus a soft-kNN loss on layers.
+
+    The step's loss is ``CE + knn_loss_weight * soft_knn_loss``
+    (:func:`~sklearn_daeknn.soft_knn_loss`) on the outputs of the
+    submodules ``knn_loss_layers``: the queries are the batch the step trains
+    on (the PGD batch of an :class:`AdversarialNetClassifier`), the
+    references the clean batch (one more forward pass) or, in standard
+    training, the batch itself. Only ``train_step_single`` changes; skorch's
+    loop, callbacks and history are skorch's.
+    """
+
+    def __init__(
+        self,
+        module: Any,
+        *args: Any,
+        knn_loss_weight: float = 1.0,
+        knn_loss_temperature: float = 0.1,
+        knn_loss_layers: tuple[str, ...] = (),
+        knn_loss_cosine: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(module, *args, **kwargs)
+        self.knn_loss_weight = knn_loss_weight
+        self.knn_loss_temperature = knn_loss_temperature
+        self.knn_loss_layers = knn_loss_layers
+        self.knn_loss_cosine = knn_loss_cosine
+
+    def train_step_single(self, batch: Any, **fit_params: Any) -> dict[str, Any]:
+        Xi, yi = unpack_data(batch)
+        Xi = to_tensor(Xi, device=self.device)
+        yi = to_tensor(yi, device=self.device)
+        adversarial = getattr(self, "adversarial_inputs", None)
+        X_train = Xi if adversarial is None else adversarial(Xi, yi)
+        self._set_training(True)
+        with _recorded(self.module_, self.knn_loss_layers) as queries:
+            y_pred = self.infer(X_train, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=X_train, training=True)
+        references = None
+        if adversarial is not None:
+            with _recorded(self.module_, self.knn_loss_layers) as references:
+                self.infer(Xi, **fit_params)
+        knn = soft_knn_loss(
+            [queries[name] for name in self.knn_loss_layers],
+            None
+            if references is None
+            else [references[name] for name in self.knn_loss_layers],
+            yi,
+            yi,
+            temperature=self.knn_loss_temperature,
+            cosine=self.knn_loss_cosine,
+        )
+        loss = loss + self.knn_loss_weight * knn
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+
+@contextlib.contextmanager
+def _recorded(module: torch.nn.Module, layers: Sequence[str]):
+    """``{layer: output}`` of the forward passes run in the block (the last)."""
+    named = dict(module.named_modules())
+    outputs: dict[str, torch.Tensor] = {}
+    handles = [
+        named[name].register_forward_hook(
+            lambda _m, _i, out, name=name: outputs.__setitem__(name, out)
+        )
+        for name in layers
+    ]
+    try:
+        yield outputs
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 class EpochProgress(Callback):
@@ -286,6 +369,18 @@ class InterruptibleAdversarialNetClassifier(
     _PropagateInterrupt, AdversarialNetClassifier
 ):
     """:class:`AdversarialNetClassifier` whose fit never swallows Ctrl-C."""
+
+
+class InterruptibleKNNLossNetClassifier(
+    _PropagateInterrupt, _SoftKNNLoss, NeuralNetClassifier
+):
+    """Standard training plus the soft-kNN loss; fit never swallows Ctrl-C."""
+
+
+class InterruptibleKNNLossAdversarialNetClassifier(
+    _PropagateInterrupt, _SoftKNNLoss, AdversarialNetClassifier
+):
+    """Madry training plus the soft-kNN loss; fit never swallows Ctrl-C."""
 
 
 class NoOptimizer:
@@ -426,6 +521,7 @@ def build_net(
     verbose: int,
     drop_last: bool = False,
     attack: dict[str, Any] | None = None,
+    knn_loss: dict[str, Any] | None = None,
 ) -> NeuralNetClassifier:
     """The initialised skorch network the estimator trains.
 
@@ -434,7 +530,9 @@ def build_net(
     override skorch's (and the estimator's) defaults of the same key, as in a
     ``NeuralNetClassifier(**net_params)``. ``attack`` holds the
     ``attack_*`` arguments of :class:`AdversarialNetClassifier`; ``None``
-    trains without attack. ``drop_last`` leaves out each epoch's last
+    trains without attack. ``knn_loss`` holds the ``knn_loss_*`` arguments of
+    the soft-kNN loss (see :class:`_SoftKNNLoss`); ``None`` trains without
+    it. ``drop_last`` leaves out each epoch's last
     (incomplete) batch. ``callbacks`` and ``net_params`` are deep-copied:
     training never changes the objects the user passed.
 
@@ -469,6 +567,13 @@ def build_net(
     if attack is not None:
         cls = InterruptibleAdversarialNetClassifier
         kwargs.update(attack)
+    if knn_loss is not None:
+        cls = (
+            InterruptibleKNNLossNetClassifier
+            if attack is None
+            else InterruptibleKNNLossAdversarialNetClassifier
+        )
+        kwargs.update(knn_loss)
     try:
         return cls(module, **kwargs).initialize()
     except Exception as exc:

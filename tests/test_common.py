@@ -19,6 +19,15 @@ from .conftest import FAST
             metric="cosine",
             callbacks=[("lr", LRScheduler(policy="StepLR", step_size=1))],
         ),
+        # The robust-vote levers: pruning, a round of adaptive hardening and
+        # the soft-kNN training loss.
+        DAEkNNClassifier(
+            **FAST,
+            prune_radius=0.5,
+            hardening_rounds=1,
+            hardening_max_points=0.5,
+            knn_loss_weight=1.0,
+        ),
     ]
 )
 def test_sklearn_compatible(estimator, check):

@@ -1,0 +1,290 @@
+"""The robust-vote study's page, generated from its results (the JSON).
+
+Everything the page states is read from the results: the commands, the
+machine, the sizes, the settings, the figures, the choice per lever and the
+verdict against the adversarially trained network under AutoAttack.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+__all__ = ["beats", "markdown", "verdict"]
+
+_COLUMNS = (
+    "model",
+    "SA",
+    "transfer PGD",
+    "transfer AA",
+    "adaptive",
+    "AA on surrogate",
+    "worst-case AA",
+    "worst-case HM",
+    "fit s",
+    "predict ms",
+)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}"
+
+
+def _stderr_pct(p: float, n: int) -> float:
+    """One standard error of an accuracy ``p`` on ``n`` images, in points."""
+    return 100 * math.sqrt(max(p * (1 - p), 1e-12) / max(n, 1))
+
+
+def _table(header: tuple[str, ...] | list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def beats(test: dict[str, Any], line: float, min_sa: float) -> bool:
+    """Whether a configuration's test figures beat the network's line.
+
+    Examples
+    --------
+    >>> beats({"worst_case_AA": 0.9, "SA": 0.99}, 0.88, 0.98)
+    True
+    >>> beats({"worst_case_AA": 0.9, "SA": 0.97}, 0.88, 0.98)
+    False
+    """
+    return test["worst_case_AA"] > line and test["SA"] >= min_sa
+
+
+def verdict(results: dict[str, Any]) -> list[str]:
+    """Plain words per lever: does its chosen setting beat the network?"""
+    line = results["network"]["test"]["AutoAttack_AA"]
+    min_sa = results["config"]["min_sa"]
+    lines = []
+    for name, lever in results["levers"].items():
+        test = lever["test"]
+        n = test["n_samples"]
+        gap = 100 * (test["worst_case_AA"] - line)
+        se = math.hypot(_stderr_pct(test["worst_case_AA"], n), _stderr_pct(line, n))
+        word = "beats" if beats(test, line, min_sa) else "does not beat"
+        floor = "" if test["SA"] >= min_sa else f" (below the SA floor {_pct(min_sa)})"
+        lines.append(
+            f"- **{name}** (chose `{test['setting']}` on the validation split): "
+            f"worst-case AA {_pct(test['worst_case_AA'])} at SA "
+            f"{_pct(test['SA'])}{floor} {word} the network's AutoAttack AA "
+            f"{_pct(line)} ({gap:+.1f} points; one standard error of the "
+            f"difference is about {se:.1f})."
+        )
+    return lines
+
+
+def _row(label: str, r: dict[str, Any]) -> list[str]:
+    aa = r["AA"]
+    return [
+        label,
+        _pct(r["SA"]),
+        _pct(aa["transfer PGD"]),
+        _pct(aa["transfer AutoAttack"]),
+        _pct(aa["adaptive"]),
+        _pct(aa["AutoAttack on surrogate"]),
+        _pct(r["worst_case_AA"]),
+        _pct(r["worst_case_HM"]),
+        f"{r['fit_s']:.1f}",
+        f"{r['predict_ms_per_image']:.2f}",
+    ]
+
+
+def _network_row(net: dict[str, Any]) -> list[str]:
+    return [
+        "AT-CNN (the network)",
+        _pct(net["SA"]),
+        _pct(net["PGD_AA"]),
+        f"**{_pct(net['AutoAttack_AA'])}** (AutoAttack on the network)",
+        "-",
+        "-",
+        _pct(net["worst_case_AA"]),
+        _pct(net["worst_case_HM"]),
+        "-",
+        "-",
+    ]
+
+
+def _head(results: dict[str, Any]) -> str:
+    cfg = results["config"]
+    commands = "\n".join(f"    {c}" for c in results["commands"])
+    walls = ", ".join(f"{t / 60:.0f} min" for t in results["wall_time_s"])
+    return (
+        f"# The robust vote on {cfg['dataset']}: levers under the full attack "
+        "suite\n\n"
+        "Generated from the study's results "
+        f"(`robust_vote_{cfg['dataset']}.json`), produced from the repository "
+        "root by:\n\n"
+        f"{commands}\n\n"
+        f"Machine: {results['machine']}. Wall time of each run: {walls} "
+        "(a later run reads the networks, hardening data, attacks and finished "
+        "settings of earlier ones from its cache)."
+    )
+
+
+def _summary(results: dict[str, Any]) -> str:
+    cfg = results["config"]
+    line = results["network"]["test"]["AutoAttack_AA"]
+    won = [
+        name
+        for name, lever in results["levers"].items()
+        if beats(lever["test"], line, cfg["min_sa"])
+    ]
+    if won:
+        return (
+            "**Verdict.** The validation-chosen configuration of "
+            + ", ".join(f"**{name}**" for name in won)
+            + " has a test worst-case AA above the adversarially trained "
+            f"network's AutoAttack AA ({_pct(line)}) at SA >= "
+            f"{_pct(cfg['min_sa'])}. Per lever:"
+        )
+    return (
+        "**Verdict.** No lever's validation-chosen configuration has a test "
+        "worst-case AA above the adversarially trained network's AutoAttack AA "
+        f"({_pct(line)}) at SA >= {_pct(cfg['min_sa'])}: on this budget the "
+        "vote does not beat the network it is built on. Per lever:"
+    )
+
+
+def _setting(results: dict[str, Any]) -> str:
+    cfg = results["config"]
+    sizes = results["sizes"]
+    net = results["network"]
+    schedule = ", ".join(f"{e:g}" for e in cfg["train_eps_schedule"])
+    items = [
+        f"Data: {cfg['notes'].get('data', cfg['dataset'])}: {sizes['train']} "
+        f"training images (the network and the indexes), {sizes['validation']} "
+        f"validation images (every choice), {sizes['test']} test images (the "
+        "chosen configurations only).",
+        f"Network: `{cfg['module']}`, {cfg['epochs']} standard epoch(s), then "
+        f"adversarial training at eps {schedule} ({cfg['at_epochs']} epoch(s) "
+        f"each, {cfg['train_steps']}-step PGD, warm-started stage to stage); "
+        f"trained in {net['train_s']:.0f} s.",
+        f"Baseline DAEkNN on it: layers {', '.join(cfg['layers'])}, k = "
+        f"{cfg['n_neighbors']}, weighting `{cfg['weighting']}`, hardening data "
+        f"eps_h {cfg['hardening_strength']:g} ({cfg['hardening_steps']}-step "
+        "PGD against the network), exact search. Adaptive hardening settings "
+        f"attack the vote with {cfg['vote_hardening_steps']} APGD steps per "
+        f"run; their rounds attack {cfg['hardening_max_points']:g} of the "
+        "training images each (a seeded sample).",
+        f"Attacks, all L-inf at eps {cfg['eps']:.4g} inside the [0, 1] box: "
+        "transfer PGD (40 steps) and transfer AutoAttack (APGD-CE and APGD-T on "
+        f"3 targets, {cfg['autoattack_steps']} steps) against the network and "
+        "classified by the vote; the adaptive attack (`KNNAdaptiveAttack`: "
+        f"APGD, {cfg['adaptive_steps']} steps per run, 4 losses, 3 targets) on "
+        "the vote; AutoAttack on the vote's soft surrogate (`SoftKNNVote`, "
+        f"restricted to the candidates of each chunk of {cfg['surrogate_chunk']} "
+        "inputs) classified by the real vote. Worst-case AA: the inputs "
+        "classified correctly clean and under every attack.",
+        "The line to beat: the adversarially trained network under AutoAttack "
+        "(in bold).",
+        "The choice per lever, on the validation split: the highest worst-case "
+        f"AA among the settings with SA >= {_pct(cfg['min_sa'])} (else the "
+        "highest worst-case HM). Each lever's first setting is the baseline, "
+        "so a lever that does not help chooses it.",
+        "fit s: the kNN side of the fit on the trained network (hardening data, "
+        "pruning, indexes); a setting whose hardening data an earlier setting "
+        "made with the same parameters reads them from the cache. predict ms: "
+        "per clean image. The cores were shared: compare ratios, not seconds.",
+    ]
+    return "## Setting\n\n" + "\n".join(f"- {item}" for item in items)
+
+
+def _test(results: dict[str, Any]) -> str:
+    n = results["sizes"]["test"]
+    rows = [_network_row(results["network"]["test"])]
+    rows += [
+        _row(f"{name}: `{lever['test']['setting']}`", lever["test"])
+        for name, lever in results["levers"].items()
+    ]
+    return (
+        "## Test figures of the chosen configurations\n\n"
+        f"{n} test images, figures in %. One standard error of an accuracy "
+        f"near 80% is about {_stderr_pct(0.8, n):.1f} points.\n\n"
+        + _table(_COLUMNS, rows)
+    )
+
+
+def _validation(results: dict[str, Any]) -> str:
+    net = results["network"]["validation"]
+    parts = [
+        "## Validation figures of every setting\n\n"
+        f"The network on the {results['sizes']['validation']} validation "
+        f"images: SA {_pct(net['SA'])}, AutoAttack AA {_pct(net['AutoAttack_AA'])}."
+    ]
+    for name, lever in results["levers"].items():
+        rows = []
+        for i, r in enumerate(lever["validation"]):
+            label = f"`{r['setting']}`"
+            if i == lever["chosen"]:
+                label = f"**{label}** (chosen)"
+            rows.append(_row(label, r))
+        parts.append(f"### {name}: {lever['what']}\n\n" + _table(_COLUMNS, rows))
+    return "\n\n".join(parts)
+
+
+def _layers(per: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in per.items()) or "-"
+
+
+def _pruning(lever: dict[str, Any]) -> str:
+    rows = []
+    for r in lever["validation"]:
+        p = r["points"]
+        cells = [f"`{r['setting']}`"]
+        for name in ("benign", "hardening"):
+            removed = p["pruned"].get(name, 0)
+            cells.append(f"{removed} of {p[name] + removed}")
+        for name in ("benign", "hardening"):
+            cells.append(_layers(p["pruned_per_layer"].get(name, {})))
+        rows.append(cells)
+    header = (
+        "setting",
+        "benign removed",
+        "hardening removed",
+        "per layer (benign)",
+        "per layer (hardening)",
+    )
+    return (
+        "## Points each radius removes\n\n"
+        "Per indexed set, the points removed of those made; per layer, how "
+        "many of the removed points had a conflict there (a point may count "
+        "in several layers).\n\n" + _table(header, rows)
+    )
+
+
+def _rounds(lever: dict[str, Any]) -> str:
+    rows = []
+    for r in lever["validation"]:
+        history = r["points"]["hardening_history"]
+        if history:
+            fooled = "; ".join(f"{h['added']} of {h['attacked']}" for h in history)
+            rows.append([f"`{r['setting']}`", str(r["points"]["hardening"]), fooled])
+    if not rows:
+        return ""
+    return (
+        "## Adaptive hardening rounds\n\n"
+        "Per round, the attacked training images whose adversarial versions "
+        "fooled the vote (and joined the hardening set): the attack's success "
+        "rate on the training images, round after round.\n\n"
+        + _table(("setting", "hardening points", "fooled per round"), rows)
+    )
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The page of the results."""
+    parts = [
+        _head(results),
+        _summary(results),
+        "\n".join(verdict(results)),
+        _setting(results),
+        _test(results),
+        _validation(results),
+    ]
+    if "pruning" in results["levers"]:
+        parts.append(_pruning(results["levers"]["pruning"]))
+    if "hardening" in results["levers"]:
+        parts.append(_rounds(results["levers"]["hardening"]))
+    return "\n\n".join(part for part in parts if part) + "\n"
