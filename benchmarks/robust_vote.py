@@ -81,7 +81,7 @@ from ._cli import (
     positive_int,
     read_data,
 )
-from ._robust_vote_page import markdown, verdict
+from ._robust_vote_page import comparisons, markdown, verdict
 
 __all__ = ["DATASETS", "LEVER_NAMES", "Preset", "add_arguments", "levers_for", "run"]
 
@@ -910,6 +910,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             }
             results["commands"] = previous["commands"] + results["commands"]
             results["wall_time_s"] = previous["wall_time_s"] + results["wall_time_s"]
+    results["comparisons"] = comparisons(results)
     path.write_text(json.dumps(results, indent=1, default=_json) + "\n")
     (out / f"robust_vote_{preset.name}.md").write_text(markdown(results))
     if verbose:

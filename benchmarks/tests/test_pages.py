@@ -240,8 +240,11 @@ def test_the_gpu_page_says_its_figures_predate_the_suite(name):
 
 def _generator(results: dict):
     """The function that writes the page of ``results``, or None (not a run's)."""
+    from benchmarks._robust_vote_page import markdown as robust_vote_page
     from benchmarks._scale_page import scale_page
 
+    if "levers" in results and "config_key" in results:
+        return robust_vote_page
     if "main_job_command" in results:
         return digits.digits_page
     if "table" in results and "attack_runs" in results:
@@ -265,6 +268,7 @@ def test_the_committed_pages_of_runs_are_their_results():
         assert numbers_not_from(page, results) == [], path.name
         generated.append(path.stem)
     assert "digits" in generated
+    assert "robust_vote_digits" in generated
 
 
 def test_the_other_pages_say_they_are_not_a_runs_output():

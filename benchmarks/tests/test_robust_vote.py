@@ -1,0 +1,151 @@
+"""The robust-vote study: its runs, its cache, its page and its choices."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import _cli, robust_vote
+from benchmarks.__main__ import main
+from benchmarks._robust_vote_page import beats, markdown, verdict
+
+
+@pytest.fixture(autouse=True)
+def _no_mnist_env(monkeypatch):
+    monkeypatch.delenv(_cli.MNIST_ENV, raising=False)
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """Two levers of a quick digits run, the second run read from the cache."""
+    out = tmp_path_factory.mktemp("out")
+    cache = tmp_path_factory.mktemp("cache")
+    common = ["robust_vote", "--quick", "--quiet", "--out", str(out)]
+    common += ["--cache-dir", str(cache)]
+    assert main([*common, "--levers", "baseline"]) == 0
+    first = json.loads((out / "robust_vote_digits.json").read_text())
+    assert main([*common, "--levers", "pruning"]) == 0
+    return out, cache, first
+
+
+def test_a_run_writes_its_results_and_its_page(quick_run):
+    out, _, _ = quick_run
+    results = json.loads((out / "robust_vote_digits.json").read_text())
+    page = (out / "robust_vote_digits.md").read_text()
+    assert page == markdown(results)
+    # Levers run one at a time accumulate, in the study's order.
+    assert list(results["levers"]) == ["baseline", "pruning"]
+    assert len(results["commands"]) == len(results["wall_time_s"]) == 2
+    for lever in results["levers"].values():
+        assert 0 <= lever["chosen"] < len(lever["validation"])
+        assert (
+            lever["test"]["setting"] == lever["validation"][lever["chosen"]]["setting"]
+        )
+        for row in lever["validation"] + [lever["test"]]:
+            assert set(row["AA"]) == set(robust_vote.ATTACKS)
+            # The worst case is at most every attack's figure and the SA.
+            assert row["worst_case_AA"] <= min(row["AA"].values()) + 1e-12
+            assert row["worst_case_AA"] <= row["SA"] + 1e-12
+    assert "AT-CNN (the network)" in page
+    # The page's derived figures are stored with the results.
+    assert set(results["comparisons"]) == {"stderr_points_near_80", *results["levers"]}
+    assert len(verdict(results)) == 2
+
+
+def test_the_first_setting_of_each_lever_is_the_baseline():
+    for name, (_, settings) in robust_vote.levers_for(
+        robust_vote.DATASETS["digits"]
+    ).items():
+        if name != "layers":
+            assert settings[0].label == "DAEkNN" and not settings[0].params, name
+    assert set(robust_vote.LEVER_NAMES) >= {"pruning", "hardening", "k", "knn-loss"}
+
+
+def test_finished_settings_are_read_from_the_cache(quick_run, monkeypatch):
+    out, cache, first = quick_run
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a cached setting was fitted again")
+
+    monkeypatch.setattr(robust_vote, "train_network", refuse)
+    monkeypatch.setattr(robust_vote, "evaluate", refuse)
+    argv = ["robust_vote", "--quick", "--quiet", "--levers", "baseline"]
+    assert main([*argv, "--out", str(out / "again"), "--cache-dir", str(cache)]) == 0
+    again = json.loads((out / "again" / "robust_vote_digits.json").read_text())
+    assert again["levers"]["baseline"] == first["levers"]["baseline"]
+
+
+def test_the_store_writes_whole_files(tmp_path):
+    store = robust_vote.Store(tmp_path)
+    calls = []
+    assert store.get("kind", {"a": 1}, lambda: calls.append(1) or 5) == 5
+    assert store.get("kind", {"a": 1}, lambda: calls.append(1) or 6) == 5
+    assert calls == [1]
+    assert not list(tmp_path.rglob("*.part"))
+
+
+def test_the_verdict_says_when_the_vote_loses():
+    test = {"setting": "DAEkNN", "SA": 0.99, "worst_case_AA": 0.5, "n_samples": 1000}
+    results = {
+        "network": {"test": {"AutoAttack_AA": 0.6}},
+        "config": {"min_sa": 0.98},
+        "levers": {"baseline": {"test": test}},
+    }
+    (line,) = verdict(results)
+    assert "is below the network's" in line and "-10.0 points" in line
+    assert not beats(test, 0.6, 0.98)
+    assert beats({**test, "worst_case_AA": 0.7}, 0.6, 0.98)
+    # Above the line but below the clean-accuracy floor: no win.
+    assert not beats({**test, "worst_case_AA": 0.7, "SA": 0.9}, 0.6, 0.98)
+
+
+def test_a_gap_within_the_noise_is_no_win():
+    test = {"setting": "DAEkNN", "SA": 0.99, "worst_case_AA": 0.62, "n_samples": 400}
+    results = {
+        "network": {"test": {"AutoAttack_AA": 0.6}},
+        "config": {"min_sa": 0.98},
+        "levers": {"baseline": {"test": test}},
+    }
+    assert not beats(test, 0.6, 0.98)
+    (line,) = verdict(results)
+    assert "level with" in line
+    assert "does not beat the network it is built on" in markdown_summary(results)
+
+
+def markdown_summary(results):
+    from benchmarks._robust_vote_page import _summary
+
+    return _summary({**results, "config": {**results["config"], "min_sa": 0.98}})
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--min-sa", "1.5"], "--min-sa"),
+        (["--dataset", "mnist"], "MNIST"),
+        (["--levers", "nope"], "--levers"),
+    ],
+)
+def test_bad_command_lines_are_one_line(argv, needle, capsys, tmp_path):
+    try:
+        code = main(["robust_vote", "--quick", "--out", str(tmp_path), *argv])
+    except SystemExit as exc:
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert needle in err and "Traceback" not in err
+
+
+def test_the_verdict_says_when_the_network_itself_is_weak():
+    from benchmarks._robust_vote_page import _summary
+
+    test = {"setting": "DAEkNN", "SA": 0.99, "worst_case_AA": 0.1, "n_samples": 1000}
+    results = {
+        "config": {"min_sa": 0.98},
+        "levers": {"baseline": {"test": test}},
+    }
+    weak = _summary({**results, "network": {"test": {"AutoAttack_AA": 0.09}}})
+    strong = _summary({**results, "network": {"test": {"AutoAttack_AA": 0.9}}})
+    assert "weakly robust network" in weak
+    assert "weakly" not in strong
