@@ -146,7 +146,7 @@ def _attacks_paragraph(results: dict[str, Any]) -> str:
         f"of each kNN vote itself (benign and hardening sets, the vote's own "
         f"weighting), losses {', '.join(ada['losses'])}, {ada['n_steps']} "
         f"iterations per run, {ada['n_restarts']} run(s) per untargeted loss "
-        f"and {ada['n_target_classes']} target classes per targeted loss, "
+        f"and {ada['n_target_classes']} wrong classes per targeted loss, "
         f"each run only on the inputs still classified correctly, judged by "
         f"the real vote. For the raw-pixel KNN the surrogate's features are "
         f"the pixels."

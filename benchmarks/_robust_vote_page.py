@@ -234,9 +234,9 @@ def _setting(results: dict[str, Any]) -> str:
         "training images each (a seeded sample).",
         f"Attacks, all L-inf at eps {cfg['eps']:.4g} inside the [0, 1] box: "
         "transfer PGD (40 steps) and transfer AutoAttack (APGD-CE and APGD-T on "
-        f"3 target classes, {cfg['autoattack_steps']} steps) against the network and "
+        f"3 wrong classes, {cfg['autoattack_steps']} steps) against the network and "
         "classified by the vote; the adaptive attack (`KNNAdaptiveAttack`: "
-        f"APGD, {cfg['adaptive_steps']} steps per run, 4 losses, 3 target classes) on "
+        f"APGD, {cfg['adaptive_steps']} steps per run, 4 losses, 3 wrong classes) on "
         "the vote; AutoAttack on the vote's soft surrogate (`SoftKNNVote`, "
         f"restricted to the candidates of each chunk of {cfg['surrogate_chunk']} "
         "inputs) classified by the real vote. Worst-case AA: the inputs "
