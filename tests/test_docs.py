@@ -226,3 +226,10 @@ def test_an_unexecuted_or_broken_copy_is_not_fresh(notebook_dirs):
     executed_notebooks.executed_path(source).write_text('{"cells": [')
     assert not executed_notebooks.is_fresh(source)
     assert list(executed_notebooks.EXECUTED_DIR.glob(".*partial")) == []
+
+
+def test_every_results_figure_is_shown_by_a_page():
+    results = DOCS / "results"
+    pages = " ".join(p.read_text() for p in results.glob("*.md"))
+    unshown = [png.name for png in results.glob("*.png") if png.name not in pages]
+    assert unshown == [], "show these figures on a page, or remove them"
