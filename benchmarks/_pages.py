@@ -40,6 +40,19 @@ def _inside_the_clone(path: str) -> bool:
     return not p.is_absolute() and ".." not in p.parts and not path.startswith("~")
 
 
+def public_folder(folder: str | None) -> str | None:
+    """``folder`` if it lies inside the clone, else the placeholder ``FOLDER``.
+
+    Examples
+    --------
+    >>> public_folder("/home/me/mnist"), public_folder("docs/results")
+    ('FOLDER', 'docs/results')
+    """
+    if folder is None or _inside_the_clone(str(folder)):
+        return folder
+    return "FOLDER"
+
+
 def public_command(command: str) -> str:
     """``command`` with its local folders outside the clone as placeholders.
 
@@ -95,7 +108,11 @@ def machine_sentence(results: dict[str, Any]) -> str:
     gpu = f"and one {hw['gpu']}" if hw.get("gpu") else "without a GPU"
     command = public_command(results["command"])
     where = ""
-    if command != shlex.join(shlex.split(results["command"])):
+    placeholders = set(PATH_OPTIONS.values())
+    if any(
+        word.partition("=")[2] in placeholders or word in placeholders
+        for word in shlex.split(command)
+    ):
         where = " (upper-case words stand for folders of that machine)"
     return (
         f"Produced by `{command}`{where}, run from the root of a clone of "

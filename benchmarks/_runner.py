@@ -38,7 +38,7 @@ from sklearn_daeknn import __version__
 from ._cli import check_out_dir, make_out_dir, read_data
 from ._credibility import evaluate_credibility
 from ._fitting import Cache, fit_models
-from ._pages import paper_page, write_page
+from ._pages import paper_page, public_command, public_folder, write_page
 from ._protocol import BenchmarkState, PaperConfig, attack_settings
 from ._reports import print_results, print_table, save_figures, say, suite_table
 from ._suite import AdversarialInputs, evaluate_table, vote_layers
@@ -212,7 +212,8 @@ def run_paper_benchmark(
     results: dict[str, Any] = {
         "name": config.name,
         "title": title or f"{config.name}: the paper's tables under an attack suite",
-        "command": command or f"python -m benchmarks {config.name}",
+        # The results are committed: no folder of this machine in them.
+        "command": public_command(command or f"python -m benchmarks {config.name}"),
         "threat": f"L-infinity eps={pgd.eps:.4g} for every attack, "
         f"{sizes['test']} test images",
     }
@@ -237,7 +238,7 @@ def run_paper_benchmark(
         attack_runs=inputs.runs,
         sizes=sizes,
         seed=config.seed,
-        config=config.settings(),
+        config={**config.settings(), "data": public_folder(config.data)},
         notes=dict(config.notes),
         hardware=hardware(config.device),
         versions=versions(),

@@ -186,6 +186,22 @@ def test_the_digits_page_comes_from_the_main_jobs_results(monkeypatch, tmp_path)
     assert (tmp_path / "digits.json").exists()
 
 
+def test_the_committed_results_hold_no_local_folder():
+    local = re.compile(r"\.\./|/work/|/home/|/tmp/|~/")
+    for path in sorted(RESULTS.glob("*.json")):
+        found = local.findall(path.read_text())
+        assert found == [], f"{path.name}: {found}"
+
+
+def test_public_folder():
+    from benchmarks._pages import public_folder
+
+    assert public_folder("../shared/data/mnist") == "FOLDER"
+    assert public_folder("/data/mnist") == "FOLDER"
+    assert public_folder("data/mnist") == "data/mnist"
+    assert public_folder(None) is None
+
+
 def test_a_page_shows_no_local_folder():
     # The command the committed MNIST page is made with.
     command = (
