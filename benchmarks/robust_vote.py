@@ -211,6 +211,16 @@ class Setting:
     network: dict[str, Any] = field(default_factory=dict)
 
 
+def _sweep(name: str, values: Any, network: bool = False) -> list[Setting]:
+    """One setting per value of one parameter (of the estimator, or of the
+    network's training with ``network=True``)."""
+    settings = []
+    for value in values:
+        where = "network" if network else "params"
+        settings.append(Setting(f"{name}={value:g}", **{where: {name: value}}))
+    return settings
+
+
 def levers_for(preset: Preset) -> dict[str, tuple[str, list[Setting]]]:
     """The levers: name -> (what it is, its settings, the baseline first).
 
@@ -231,11 +241,7 @@ def levers_for(preset: Preset) -> dict[str, tuple[str, list[Setting]]]:
         "pruning": (
             "adversarial pruning of each indexed set (prune_radius, in units "
             "of each layer's median nearest-neighbour distance)",
-            [base]
-            + [
-                Setting(f"prune_radius={r:g}", dict(prune_radius=r))
-                for r in preset.radii
-            ],
+            [base, *_sweep("prune_radius", preset.radii)],
         ),
         "hardening": (
             "hardening data made against the vote (hardening_attack, hardening_rounds)",
@@ -248,42 +254,24 @@ def levers_for(preset: Preset) -> dict[str, tuple[str, list[Setting]]]:
         ),
         "k": (
             "neighbours per layer and set (n_neighbors)",
-            [base]
-            + [
-                Setting(f"n_neighbors={k}", dict(n_neighbors=k))
-                for k in preset.neighbors
-            ],
+            [base, *_sweep("n_neighbors", preset.neighbors)],
         ),
         "layers": (
             "the vote layers: the last block alone, the last two, all three",
-            [
-                base,
-                Setting(
-                    "layers=" + ",".join(preset.layers[-1:]),
-                    dict(layers=list(preset.layers[-1:])),
-                ),
-                Setting(
-                    "layers=" + ",".join(preset.layers[-2:]),
-                    dict(layers=list(preset.layers[-2:])),
-                ),
+            [base]
+            + [
+                Setting("layers=" + ",".join(last), dict(layers=list(last)))
+                for last in (preset.layers[-1:], preset.layers[-2:])
             ],
         ),
         "knn-loss": (
             "ASK's soft-kNN loss on the vote layers added to adversarial "
             "training (knn_loss_weight); one network per setting",
-            [base]
-            + [
-                Setting(f"knn_loss_weight={w:g}", network=dict(knn_loss_weight=w))
-                for w in preset.knn_loss_weights
-            ],
+            [base, *_sweep("knn_loss_weight", preset.knn_loss_weights, network=True)],
         ),
         "strength": (
             "the hardening strength eps_h (the paper's Figure 3)",
-            [base]
-            + [
-                Setting(f"hardening_strength={s:g}", dict(hardening_strength=s))
-                for s in preset.strengths
-            ],
+            [base, *_sweep("hardening_strength", preset.strengths)],
         ),
         "metric": (
             "cosine distance, and the uniform benign/hardening weighting",
