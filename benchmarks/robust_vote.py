@@ -170,12 +170,15 @@ DATASETS = {
         n_val=500,
         n_test=1000,
         eps=80 / 255,
-        epochs=3,
-        at_epochs=1,
+        # The MNIST benchmark's CPU recipe: a network about as robust as the
+        # one the benchmark's vote is built on (a cheaper one made the
+        # comparison meaningless: 9.2% under AutoAttack).
+        epochs=5,
+        at_epochs=2,
         train_eps_schedule=(0.1, 0.2, 0.3, 0.3, 0.3),
-        train_steps=2,
+        train_steps=10,
         hardening_strength=0.3,
-        hardening_steps=2,
+        hardening_steps=10,
         vote_hardening_steps=5,
         hardening_max_points=0.1,
         layers=("block1", "block2", "block3"),
@@ -262,6 +265,19 @@ def levers_for(preset: Preset) -> dict[str, tuple[str, list[Setting]]]:
             + [
                 Setting("layers=" + ",".join(last), dict(layers=list(last)))
                 for last in (preset.layers[-1:], preset.layers[-2:])
+            ],
+        ),
+        "k-last-blocks": (
+            "neighbours per set on the last two blocks (the layers lever's "
+            "validation choice on MNIST; n_neighbors)",
+            [base]
+            + [
+                Setting(
+                    f"layers={','.join(last)}, n_neighbors={k}",
+                    dict(layers=list(last), n_neighbors=k),
+                )
+                for last in (preset.layers[-2:],)
+                for k in (preset.n_neighbors, *preset.neighbors)
             ],
         ),
         "knn-loss": (
