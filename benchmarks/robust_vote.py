@@ -236,6 +236,7 @@ def levers_for(preset: Preset) -> dict[str, tuple[str, list[Setting]]]:
     base = Setting("DAEkNN")
     vote = dict(hardening_steps=preset.vote_hardening_steps)
     rounds = dict(vote, hardening_max_points=preset.hardening_max_points)
+    last_two = preset.layers[-2:]
     return {
         "baseline": (
             "hardening data or none (DAEkNN against DAEkNN-WAD)",
@@ -273,10 +274,9 @@ def levers_for(preset: Preset) -> dict[str, tuple[str, list[Setting]]]:
             [base]
             + [
                 Setting(
-                    f"layers={','.join(last)}, n_neighbors={k}",
-                    dict(layers=list(last), n_neighbors=k),
+                    f"layers={','.join(last_two)}, n_neighbors={k}",
+                    dict(layers=list(last_two), n_neighbors=k),
                 )
-                for last in (preset.layers[-2:],)
                 for k in (preset.n_neighbors, *preset.neighbors)
             ],
         ),
