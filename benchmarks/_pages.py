@@ -53,12 +53,13 @@ def public_folder(folder: str | None) -> str | None:
     return "FOLDER"
 
 
-def public_command(command: str) -> str:
+def public_command(command: str, placeholders: dict[str, str] | None = None) -> str:
     """``command`` with its local folders outside the clone as placeholders.
 
     A page shows the command that made it, but not the folders of the
     machine it ran on: the data folder becomes ``FOLDER``, the cache
     ``CACHE``; an output folder inside the clone (``docs/results``) stays.
+    ``placeholders`` (option -> placeholder) replaces :data:`PATH_OPTIONS`.
 
     Examples
     --------
@@ -66,6 +67,7 @@ def public_command(command: str) -> str:
     ...                "--cache-dir=/tmp/c --out docs/results")
     'python -m benchmarks mnist --data FOLDER --cache-dir=CACHE --out docs/results'
     """
+    placeholders = PATH_OPTIONS if placeholders is None else placeholders
     tokens = shlex.split(command)
     out = []
     replace_next = None
@@ -75,12 +77,12 @@ def public_command(command: str) -> str:
             replace_next = None
             continue
         option, eq, value = token.partition("=")
-        if option in PATH_OPTIONS and eq:
-            placeholder = PATH_OPTIONS[option]
+        if option in placeholders and eq:
+            placeholder = placeholders[option]
             out.append(f"{option}={value if _inside_the_clone(value) else placeholder}")
             continue
-        if token in PATH_OPTIONS:
-            replace_next = PATH_OPTIONS[token]
+        if token in placeholders:
+            replace_next = placeholders[token]
         out.append(token)
     return shlex.join(out)
 

@@ -42,7 +42,6 @@ import argparse
 import json
 import os
 import platform
-import shlex
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -68,6 +67,7 @@ from sklearn_daeknn import (
 )
 from sklearn_daeknn.datasets import load_digits_images, load_mnist
 
+from . import _pages
 from ._cli import (
     DEFAULT_OUT,
     MNIST_ENV,
@@ -836,7 +836,7 @@ _PATH_OPTIONS = {"--data": "MNIST_FOLDER", "--cache-dir": "CACHE_DIR", "--out": 
 def public_command(args: argparse.Namespace) -> str:
     """The command line, with this machine's paths as placeholders.
 
-    A relative ``--out`` inside the clone (``docs/results``) is kept.
+    A folder inside the clone (``--out docs/results``) is kept.
 
     Examples
     --------
@@ -845,15 +845,8 @@ def public_command(args: argparse.Namespace) -> str:
     >>> public_command(args)
     'python -m benchmarks robust_vote --data MNIST_FOLDER --out docs/results'
     """
-    words = shlex.split(
-        getattr(args, "command_line", "python -m benchmarks robust_vote")
-    )
-    for i, word in enumerate(words[:-1]):
-        value = words[i + 1]
-        inside = not os.path.isabs(value) and ".." not in Path(value).parts
-        if word in _PATH_OPTIONS and not (word == "--out" and inside):
-            words[i + 1] = _PATH_OPTIONS[word]
-    return shlex.join(words)
+    command = getattr(args, "command_line", "python -m benchmarks robust_vote")
+    return _pages.public_command(command, _PATH_OPTIONS)
 
 
 def _machine() -> str:
