@@ -17,6 +17,14 @@ which is the lever switched off (the baseline DAEkNN):
 - ``strength``: the hardening strength ``eps_h`` (the paper's Figure 3);
 - ``metric``: cosine distance and the uniform weighting.
 
+The levers come in two stages. The *shape* of the vote (``layers``, ``k``,
+``k-last-blocks``) is varied on the paper's DAEkNN; the *defences*
+(``pruning``, ``hardening``, ``knn-loss``, ``strength``, ``metric``) are
+applied on top of the shape chosen on the validation split (the highest
+validation worst-case AA among the shape levers' settings, by the rule
+below), so that each defence is judged on the best vote found so far.
+``baseline`` stays the paper's comparison.
+
 Every setting is scored on a **validation split taken from the training
 images** with the full attack suite (transfer PGD and transfer AutoAttack
 against the network, ``KNNAdaptiveAttack`` on the vote, AutoAttack on the
@@ -81,7 +89,7 @@ from ._cli import (
     positive_int,
     read_data,
 )
-from ._robust_vote_page import comparisons, markdown, verdict
+from ._robust_vote_page import choose, comparisons, markdown, verdict
 
 __all__ = ["DATASETS", "LEVER_NAMES", "Preset", "add_arguments", "levers_for", "run"]
 
@@ -224,15 +232,67 @@ def _sweep(name: str, values: Any, network: bool = False) -> list[Setting]:
     return settings
 
 
-def levers_for(preset: Preset) -> dict[str, tuple[str, list[Setting]]]:
+#: The levers that vary the vote's shape, on the paper's DAEkNN (stage 1).
+SHAPE_LEVERS = ("layers", "k", "k-last-blocks")
+#: The defences, applied on top of stage 1's validation choice (stage 2).
+DEFENCE_LEVERS = ("pruning", "hardening", "knn-loss", "strength", "metric")
+
+
+def on_top_of(shape: Setting, setting: Setting) -> Setting:
+    """``setting`` applied to the vote ``shape`` (a defence on the chosen shape).
+
+    The soft-kNN loss of a network-training setting follows the shape's vote
+    layers.
+
+    Examples
+    --------
+    >>> shape = Setting("n_neighbors=15", {"n_neighbors": 15})
+    >>> on_top_of(shape, Setting("prune_radius=1", {"prune_radius": 1.0}))
+    Setting(label='n_neighbors=15 + prune_radius=1', params={'n_neighbors': 15, \
+'prune_radius': 1.0}, network={})
+    """
+    if not shape.params:
+        return setting
+    network = dict(setting.network)
+    if network and "layers" in shape.params:
+        network["layers"] = shape.params["layers"]
+    return Setting(
+        f"{shape.label} + {setting.label}",
+        {**shape.params, **setting.params},
+        network,
+    )
+
+
+def levers_for(
+    preset: Preset, shape: Setting | None = None
+) -> dict[str, tuple[str, list[Setting]]]:
     """The levers: name -> (what it is, its settings, the baseline first).
+
+    The defences' settings are applied on top of ``shape`` (stage 1's choice;
+    ``None``: the paper's DAEkNN), which is then their first setting.
 
     Examples
     --------
     >>> levers = levers_for(DATASETS["digits"])
     >>> [s.label for s in levers["pruning"][1]]
     ['DAEkNN', 'prune_radius=0.5', 'prune_radius=1', 'prune_radius=1.5']
+    >>> shape = Setting("n_neighbors=15", {"n_neighbors": 15})
+    >>> [s.label for s in levers_for(DATASETS["digits"], shape)["metric"][1]]
+    ['n_neighbors=15', "n_neighbors=15 + metric='cosine'", \
+"n_neighbors=15 + weighting='uniform'"]
     """
+    levers = _levers(preset)
+    if shape is not None and shape.params:
+        for name in DEFENCE_LEVERS:
+            what, settings = levers[name]
+            levers[name] = (
+                what,
+                [shape] + [on_top_of(shape, s) for s in settings[1:]],
+            )
+    return levers
+
+
+def _levers(preset: Preset) -> dict[str, tuple[str, list[Setting]]]:
     base = Setting("DAEkNN")
     vote = dict(hardening_steps=preset.vote_hardening_steps)
     rounds = dict(vote, hardening_max_points=preset.hardening_max_points)
@@ -241,6 +301,30 @@ def levers_for(preset: Preset) -> dict[str, tuple[str, list[Setting]]]:
         "baseline": (
             "hardening data or none (DAEkNN against DAEkNN-WAD)",
             [base, Setting("DAEkNN-WAD", dict(hardening_strength=0))],
+        ),
+        "layers": (
+            "the vote layers: the last block alone, the last two, all three",
+            [base]
+            + [
+                Setting("layers=" + ",".join(last), dict(layers=list(last)))
+                for last in (preset.layers[-1:], preset.layers[-2:])
+            ],
+        ),
+        "k": (
+            "neighbours per layer and set (n_neighbors)",
+            [base, *_sweep("n_neighbors", preset.neighbors)],
+        ),
+        "k-last-blocks": (
+            "neighbours per set on the last two blocks (the layers lever's "
+            "validation choice on MNIST; n_neighbors)",
+            [base]
+            + [
+                Setting(
+                    f"layers={','.join(last_two)}, n_neighbors={k}",
+                    dict(layers=list(last_two), n_neighbors=k),
+                )
+                for k in (preset.n_neighbors, *preset.neighbors)
+            ],
         ),
         "pruning": (
             "adversarial pruning of each indexed set (prune_radius, in units "
@@ -254,30 +338,6 @@ def levers_for(preset: Preset) -> dict[str, tuple[str, list[Setting]]]:
                 Setting("hardening_attack='vote'", dict(vote, hardening_attack="vote")),
                 Setting("hardening_rounds=2", dict(rounds, hardening_rounds=2)),
                 Setting("hardening_rounds=4", dict(rounds, hardening_rounds=4)),
-            ],
-        ),
-        "k": (
-            "neighbours per layer and set (n_neighbors)",
-            [base, *_sweep("n_neighbors", preset.neighbors)],
-        ),
-        "layers": (
-            "the vote layers: the last block alone, the last two, all three",
-            [base]
-            + [
-                Setting("layers=" + ",".join(last), dict(layers=list(last)))
-                for last in (preset.layers[-1:], preset.layers[-2:])
-            ],
-        ),
-        "k-last-blocks": (
-            "neighbours per set on the last two blocks (the layers lever's "
-            "validation choice on MNIST; n_neighbors)",
-            [base]
-            + [
-                Setting(
-                    f"layers={','.join(last_two)}, n_neighbors={k}",
-                    dict(layers=list(last_two), n_neighbors=k),
-                )
-                for k in (preset.n_neighbors, *preset.neighbors)
             ],
         ),
         "knn-loss": (
@@ -427,8 +487,8 @@ def train_network(
             adversarial_training=True,
             train_eps=eps,
             train_steps=preset.train_steps,
-            **training,
-            **common,
+            # A training setting may name the vote layers (of its kNN loss).
+            **{**common, **training},
         ).fit(X, y)
         module = model.net_.module_
     return {"model": model, "train_s": round(time.perf_counter() - start, 1)}
@@ -630,6 +690,27 @@ class Study:
             memory=str(self.store.dir / "memory"),
         )
 
+    def shape(self) -> Setting:
+        """Stage 1's choice: the best validation setting of the shape levers."""
+        levers = levers_for(self.preset)
+        candidates: dict[str, Setting] = {}
+        for name in SHAPE_LEVERS:
+            for setting in levers[name][1]:
+                # The same vote under two labels (DAEkNN opens every lever).
+                key = joblib.hash((self._params(setting), setting.network))
+                candidates.setdefault(key, setting)
+        settings = list(candidates.values())
+        _say(self.verbose, "stage 1: the shape levers on the validation split")
+        rows = [self.result(s, "validation") for s in settings]
+        chosen = settings[choose(rows, self.preset.min_sa)]
+        _say(self.verbose, f"stage 1 chose {chosen.label}")
+        return chosen
+
+    def _params(self, setting: Setting) -> dict[str, Any]:
+        """The estimator parameters of ``setting`` (less the module and cache)."""
+        base = {k: v for k, v in self.base_params(None).items() if k != "memory"}
+        return {**base, **setting.params}
+
     def network_row(self, split: str) -> dict[str, Any]:
         digest, net = self.network({})
         X, y = self.splits[split]
@@ -640,10 +721,9 @@ class Study:
         """The figures of one setting on one split (computed once, then stored)."""
         digest, net = self.network(setting.network)
         X, y = self.splits[split]
-        base = {k: v for k, v in self.base_params(None).items() if k != "memory"}
         key = dict(
             network=digest,
-            params={**base, **setting.params},
+            params=self._params(setting),
             split=split,
             data=joblib.hash((X, y)),
             train=self.data_key,
@@ -675,27 +755,13 @@ class Study:
         }
 
 
-def choose(results: list[dict], min_sa: float) -> int:
-    """The chosen setting: highest worst-case AA among those with SA >= min_sa,
-    else highest worst-case HM (the first on ties).
-
-    Examples
-    --------
-    >>> rows = [{"SA": 0.99, "worst_case_AA": 0.5, "worst_case_HM": 0.66},
-    ...         {"SA": 0.97, "worst_case_AA": 0.7, "worst_case_HM": 0.81},
-    ...         {"SA": 0.985, "worst_case_AA": 0.6, "worst_case_HM": 0.75}]
-    >>> choose(rows, 0.98), choose(rows, 0.995)
-    (2, 1)
-    """
-    eligible = [i for i, r in enumerate(results) if r["SA"] >= min_sa]
-    if eligible:
-        return max(eligible, key=lambda i: (results[i]["worst_case_AA"], -i))
-    return max(range(len(results)), key=lambda i: (results[i]["worst_case_HM"], -i))
-
-
 def run_lever(study: Study, name: str) -> dict[str, Any]:
-    """A lever's validation figures, its chosen setting and that one's test figures."""
-    what, settings = levers_for(study.preset)[name]
+    """A lever's validation figures, its chosen setting and that one's test figures.
+
+    A defence lever runs on stage 1's choice (``on`` names it).
+    """
+    shape = study.shape() if name in DEFENCE_LEVERS else None
+    what, settings = levers_for(study.preset, shape)[name]
     _say(
         study.verbose, f"lever {name}: {len(settings)} settings on the validation split"
     )
@@ -704,6 +770,7 @@ def run_lever(study: Study, name: str) -> dict[str, Any]:
     _say(study.verbose, f"lever {name}: chose {settings[chosen].label}; test images")
     return {
         "what": what,
+        "on": None if shape is None else shape.label,
         "validation": validation,
         "chosen": chosen,
         "test": study.result(settings[chosen], "test"),
@@ -901,7 +968,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if path.exists():
         previous = json.loads(path.read_text())
         if previous.get("config_key") == results["config_key"]:
-            merged = {**previous["levers"], **lever_results}
+            kept = _still_valid(previous["levers"], lever_results)
+            merged = {**kept, **lever_results}
             results["levers"] = {
                 name: merged[name] for name in LEVER_NAMES if name in merged
             }
@@ -914,6 +982,32 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print("\n".join(verdict(results)))
         print(f"wall time {results['wall_time_s'][-1]:.0f} s; written to {out}")
     return results
+
+
+def _still_valid(previous: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The earlier run's levers that still hold beside this run's.
+
+    A defence lever holds only if it ran on the shape this run chose (and
+    one from before the stages, which ran on the paper's DAEkNN, never).
+
+    Examples
+    --------
+    >>> old = {"k": {"on": None}, "pruning": {"on": "n_neighbors=15"},
+    ...        "metric": {}}
+    >>> sorted(_still_valid(old, {}))
+    ['k', 'pruning']
+    >>> sorted(_still_valid(old, {"strength": {"on": "DAEkNN"}}))
+    ['k']
+    """
+    shapes = {lever["on"] for name, lever in new.items() if name in DEFENCE_LEVERS}
+    kept = {}
+    for name, lever in previous.items():
+        if name in DEFENCE_LEVERS:
+            on = lever.get("on")
+            if on is None or (shapes and on not in shapes):
+                continue
+        kept[name] = lever
+    return kept
 
 
 def _json(value: Any) -> Any:

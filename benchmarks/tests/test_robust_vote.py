@@ -8,7 +8,7 @@ import pytest
 
 from benchmarks import _cli, robust_vote
 from benchmarks.__main__ import main
-from benchmarks._robust_vote_page import _summary, beats, markdown, verdict
+from benchmarks._robust_vote_page import _summary, beats, markdown, pick, verdict
 
 
 @pytest.fixture(autouse=True)
@@ -49,7 +49,11 @@ def test_a_run_writes_its_results_and_its_page(quick_run):
             assert row["worst_case_AA"] <= row["SA"] + 1e-12
     assert "AT-CNN (the network)" in page
     # The page's derived figures are stored with the results.
-    assert set(results["comparisons"]) == {"stderr_points_near_80", *results["levers"]}
+    assert set(results["comparisons"]) == {
+        "stderr_points_near_80",
+        "pick",
+        *results["levers"],
+    }
     assert len(verdict(results)) == 2
 
 
@@ -105,7 +109,7 @@ def test_a_gap_within_the_noise_is_no_win():
     results = {
         "network": {"test": {"AutoAttack_AA": 0.6}},
         "config": {"min_sa": 0.98},
-        "levers": {"baseline": {"test": test}},
+        "levers": {"baseline": {"test": test, "chosen": 0, "validation": [test]}},
     }
     assert not beats(test, 0.6, 0.98)
     (line,) = verdict(results)
@@ -135,7 +139,7 @@ def test_the_verdict_says_when_the_network_itself_is_weak():
     test = {"setting": "DAEkNN", "SA": 0.99, "worst_case_AA": 0.1, "n_samples": 1000}
     results = {
         "config": {"min_sa": 0.98},
-        "levers": {"baseline": {"test": test}},
+        "levers": {"baseline": {"test": test, "chosen": 0, "validation": [test]}},
     }
     weak = _summary({**results, "network": {"test": {"AutoAttack_AA": 0.09}}})
     strong = _summary({**results, "network": {"test": {"AutoAttack_AA": 0.9}}})
@@ -163,3 +167,119 @@ def test_the_mnist_study_trains_the_mnist_benchmarks_network():
     ):
         assert getattr(study, name) == getattr(MNIST, name), name
     assert study.eps == MNIST.attack_eps
+
+
+def test_a_defence_runs_on_the_shape_chosen_in_stage_one(quick_run):
+    out, _, _ = quick_run
+    results = json.loads((out / "robust_vote_digits.json").read_text())
+    pruning = results["levers"]["pruning"]
+    shape = pruning["on"]
+    assert shape and pruning["validation"][0]["setting"] == shape
+    preset = robust_vote.DATASETS["digits"]
+    stage_one = {
+        s.label: s
+        for name in robust_vote.SHAPE_LEVERS
+        for s in robust_vote.levers_for(preset)[name][1]
+    }
+    assert shape in stage_one
+    expected = robust_vote.levers_for(preset, stage_one[shape])["pruning"][1]
+    assert [row["setting"] for row in pruning["validation"]] == [
+        s.label for s in expected
+    ]
+    for row in pruning["validation"]:
+        assert row["params"].items() >= stage_one[shape].params.items()
+    assert f"on stage 1's choice, `{shape}`" in markdown(results)
+
+
+def _fake_row(worst: float, sa: float = 0.99) -> dict:
+    return {"SA": sa, "worst_case_AA": worst, "worst_case_HM": worst}
+
+
+def test_stage_one_chooses_the_best_shape_on_validation(monkeypatch):
+    preset = robust_vote.DATASETS["digits"]
+    figures = {
+        "DAEkNN": 0.50,
+        "n_neighbors=15": 0.80,
+        "n_neighbors=35": 0.90,  # the best, but under the clean floor
+        "layers=block2,block3, n_neighbors=15": 0.70,
+    }
+    asked = []
+
+    def result(self, setting, split):
+        assert split == "validation"
+        asked.append(setting.label)
+        sa = 0.5 if setting.label == "n_neighbors=35" else 0.99
+        return _fake_row(figures.get(setting.label, 0.1), sa)
+
+    monkeypatch.setattr(robust_vote.Study, "result", result)
+    study = robust_vote.Study(preset, {}, robust_vote.Store("unused"), 0, 0)
+    assert study.shape().label == "n_neighbors=15"
+    # Every shape setting was scored once: the paper's DAEkNN opens each shape
+    # lever, and k=5 on the last two blocks is the layers lever's setting.
+    assert len(asked) == len(set(asked)) == 9
+    assert "layers=block2,block3, n_neighbors=5" not in asked
+
+
+def test_a_defence_on_a_shape_keeps_the_shape_and_its_layers():
+    shape = robust_vote.Setting(
+        "layers=block3, n_neighbors=15", {"layers": ["block3"], "n_neighbors": 15}
+    )
+    levers = robust_vote.levers_for(robust_vote.DATASETS["mnist"], shape)
+    for name in robust_vote.DEFENCE_LEVERS:
+        first, *others = levers[name][1]
+        assert first == shape, name
+        for setting in others:
+            assert setting.params.items() >= shape.params.items(), setting
+    # The soft-kNN loss is trained on the vote's layers.
+    for setting in levers["knn-loss"][1][1:]:
+        assert setting.network["layers"] == ["block3"]
+    # The shape levers are not moved.
+    assert levers["k"] == robust_vote.levers_for(robust_vote.DATASETS["mnist"])["k"]
+
+
+def test_a_network_trains_its_knn_loss_on_the_layers_it_is_given():
+    from dataclasses import replace
+
+    from sklearn_daeknn.datasets import load_digits_images
+
+    X, y = load_digits_images()
+    preset = replace(
+        robust_vote.DATASETS["digits"], at_epochs=1, train_steps=1, batch_size=64
+    )
+    training = {"knn_loss_weight": 0.5, "layers": ["block3"]}
+    net = robust_vote.train_network(preset, X[:200], y[:200], 0, training, 0)
+    assert net["model"].layers == ["block3"]
+    assert net["model"].knn_loss_weight == 0.5
+
+
+def test_the_verdict_names_the_studys_pick():
+    row = {"SA": 0.99, "n_samples": 1000, "worst_case_HM": 0.8}
+    results = {
+        "network": {"test": {"AutoAttack_AA": 0.6}},
+        "config": {"min_sa": 0.98},
+        "levers": {
+            "k": {
+                "chosen": 0,
+                "validation": [{**row, "worst_case_AA": 0.70}],
+                "test": {**row, "setting": "n_neighbors=15", "worst_case_AA": 0.9},
+            },
+            "metric": {
+                "chosen": 0,
+                "validation": [{**row, "worst_case_AA": 0.75}],
+                "test": {**row, "setting": "cosine", "worst_case_AA": 0.61},
+            },
+        },
+    }
+    # Chosen on validation, not on the test figures.
+    assert pick(results) == "metric"
+    summary = _summary(results)
+    assert "does not beat the network it is built on" in summary
+    assert "(`cosine`, from **metric**)" in summary
+    assert "61.0 worst-case AA" in summary and "level with" in summary
+    # A lever above the line on the test images, not picked: said, no win.
+    assert beats(results["levers"]["k"]["test"], 0.6, 0.98)
+    assert "**k** also clear that bar" in summary and "no win" in summary
+    results["levers"]["metric"]["test"]["worst_case_AA"] = 0.7
+    assert _summary(results).startswith(
+        "**Verdict.** The vote beats the network it is built on."
+    )
