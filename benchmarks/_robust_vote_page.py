@@ -143,6 +143,10 @@ def _comparison(test: dict[str, Any], line: float, min_sa: float) -> str:
     return "is level with (within two standard errors)"
 
 
+def _floor(test: dict[str, Any], min_sa: float) -> str:
+    return "" if test["SA"] >= min_sa else f" (below the SA floor {_pct(min_sa)})"
+
+
 def verdict(results: dict[str, Any]) -> list[str]:
     """Plain words per lever: does its chosen setting beat the network?"""
     line = results["network"]["test"]["AutoAttack_AA"]
@@ -152,7 +156,7 @@ def verdict(results: dict[str, Any]) -> list[str]:
         test = lever["test"]
         gap, se = _gap(test, line)
         word = _comparison(test, line, min_sa)
-        floor = "" if test["SA"] >= min_sa else f" (below the SA floor {_pct(min_sa)})"
+        floor = _floor(test, min_sa)
         lines.append(
             f"- **{name}** (chose `{test['setting']}` on the validation split): "
             f"worst-case AA {_pct(test['worst_case_AA'])} at SA "
@@ -250,8 +254,9 @@ def _summary(results: dict[str, Any]) -> str:
         f"**Verdict.** {head} The study's pick, the highest validation "
         f"worst-case AA at SA >= {_pct(min_sa)} over every lever "
         f"(`{test['setting']}`, from **{name}**), reads "
-        f"{_pct(test['worst_case_AA'])} worst-case AA at SA {_pct(test['SA'])} "
-        f"on the test images: it {_comparison(test, line, min_sa)} the "
+        f"{_pct(test['worst_case_AA'])} worst-case AA at SA {_pct(test['SA'])}"
+        f"{_floor(test, min_sa)} on the test images: it "
+        f"{_comparison(test, line, min_sa)} the "
         f"adversarially trained network's AutoAttack AA ({_pct(line)}; "
         f"{gap:+.1f} points, one standard error of the difference about "
         f"{se:.1f}). A win needs more than two standard errors at SA >= "

@@ -795,7 +795,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="LEVER",
         help=f"levers to study, one or more of {', '.join(LEVER_NAMES)} "
-        "(default: all; on MNIST run one at a time)",
+        "(default: all; on MNIST run one at a time). The defences "
+        f"({', '.join(DEFENCE_LEVERS)}) run on the vote the shape levers "
+        f"({', '.join(SHAPE_LEVERS)}) choose on the validation split, which "
+        "scores those first",
     )
     parser.add_argument(
         "--data",
