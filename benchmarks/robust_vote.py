@@ -41,7 +41,8 @@ evaluation are kept: an interrupted study resumes where it stopped, and a
 later run of other levers reuses the networks. ``--out`` receives
 ``robust_vote_<dataset>.json`` and ``robust_vote_<dataset>.md``; levers run
 one at a time accumulate in them (the files of an earlier run with the same
-data, network and attack settings are merged).
+data, network and attack settings are merged, and the settings scored there
+are not scored again, even with a new cache).
 """
 
 from __future__ import annotations
@@ -632,6 +633,8 @@ class Study:
     seed: int
     verbose: int
     networks: dict[str, dict] = field(default_factory=dict)
+    #: Rows already on this data set's page, by :meth:`row_key`.
+    record: dict[str, dict] = field(default_factory=dict)
 
     @property
     def data_key(self) -> str:
@@ -717,8 +720,41 @@ class Study:
         adv = self.transfer(digest, split)
         return {**network_figures(net["model"], X, y, adv), "train_s": net["train_s"]}
 
+    def row_key(self, params: dict[str, Any], network: dict, split: str) -> str:
+        """What makes two rows the same vote on the same split."""
+        effective = self._params(Setting("", params))
+        return json.dumps([effective, network, split], sort_keys=True, default=_json)
+
+    def remember(self, levers: dict[str, Any]) -> None:
+        """Take the rows of an earlier page of the same study as finished.
+
+        The page is the study's durable record: a setting scored there is
+        not fitted and attacked again when the cache is gone, so a lever run
+        later still sees the shape levers' validation figures.
+        """
+        for lever in levers.values():
+            for split, rows in (
+                ("validation", lever["validation"]),
+                ("test", [lever["test"]]),
+            ):
+                for row in rows:
+                    key = self.row_key(row["params"], row["network"], split)
+                    self.record[key] = {
+                        k: v
+                        for k, v in row.items()
+                        if k not in ("setting", "params", "network")
+                    }
+
     def result(self, setting: Setting, split: str) -> dict[str, Any]:
         """The figures of one setting on one split (computed once, then stored)."""
+        recorded = self.record.get(self.row_key(setting.params, setting.network, split))
+        if recorded is not None:
+            return {
+                "setting": setting.label,
+                "params": setting.params,
+                "network": setting.network,
+                **recorded,
+            }
         digest, net = self.network(setting.network)
         X, y = self.splits[split]
         key = dict(
@@ -940,17 +976,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     verbose = 0 if args.quiet else 1
     splits = load_split(preset, args.data, args.seed)
     levers = list(args.levers or LEVER_NAMES)
-    with tempfile.TemporaryDirectory() as tmp:
-        store = Store(args.cache_dir or tmp)
-        study = Study(preset, splits, store, args.seed, verbose)
-        network = {split: study.network_row(split) for split in ("validation", "test")}
-        lever_results = {name: run_lever(study, name) for name in levers}
     config = {
         **asdict(replace(preset, module=None)),
         "module": preset.module.__name__,
         "dataset": preset.name,
         "seed": args.seed,
     }
+    out = make_out_dir(args.out)
+    path = out / f"robust_vote_{preset.name}.json"
+    previous = json.loads(path.read_text()) if path.exists() else {}
+    if previous.get("config_key") != joblib.hash(config):
+        previous = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(args.cache_dir or tmp)
+        study = Study(preset, splits, store, args.seed, verbose)
+        study.remember(previous.get("levers", {}))
+        network = {split: study.network_row(split) for split in ("validation", "test")}
+        lever_results = {name: run_lever(study, name) for name in levers}
     results = {
         "config": config,
         "config_key": joblib.hash(config),
@@ -966,18 +1008,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "commands": [public_command(args)],
         "wall_time_s": [round(time.perf_counter() - start, 1)],
     }
-    out = make_out_dir(args.out)
-    path = out / f"robust_vote_{preset.name}.json"
-    if path.exists():
-        previous = json.loads(path.read_text())
-        if previous.get("config_key") == results["config_key"]:
-            kept = _still_valid(previous["levers"], lever_results)
-            merged = {**kept, **lever_results}
-            results["levers"] = {
-                name: merged[name] for name in LEVER_NAMES if name in merged
-            }
-            results["commands"] = previous["commands"] + results["commands"]
-            results["wall_time_s"] = previous["wall_time_s"] + results["wall_time_s"]
+    if previous:
+        kept = _still_valid(previous["levers"], lever_results)
+        merged = {**kept, **lever_results}
+        results["levers"] = {
+            name: merged[name] for name in LEVER_NAMES if name in merged
+        }
+        results["commands"] = previous["commands"] + results["commands"]
+        results["wall_time_s"] = previous["wall_time_s"] + results["wall_time_s"]
     results["comparisons"] = comparisons(results)
     path.write_text(json.dumps(results, indent=1, default=_json) + "\n")
     (out / f"robust_vote_{preset.name}.md").write_text(markdown(results))

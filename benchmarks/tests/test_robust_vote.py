@@ -283,3 +283,23 @@ def test_the_verdict_names_the_studys_pick():
     assert _summary(results).startswith(
         "**Verdict.** The vote beats the network it is built on."
     )
+
+
+def test_settings_on_the_page_are_not_scored_again(quick_run, monkeypatch, tmp_path):
+    out, _, _ = quick_run
+    page = json.loads((out / "robust_vote_digits.json").read_text())
+    (tmp_path / "robust_vote_digits.json").write_text(json.dumps(page))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a setting on the page was scored again")
+
+    # A new cache: only the page knows the finished settings.
+    monkeypatch.setattr(robust_vote, "evaluate", refuse)
+    argv = ["robust_vote", "--quick", "--quiet", "--levers", "baseline"]
+    argv += ["--out", str(tmp_path), "--cache-dir", str(tmp_path / "cache")]
+    assert main(argv) == 0
+    again = json.loads((tmp_path / "robust_vote_digits.json").read_text())
+    assert again["levers"] == page["levers"]
+    # A page of another study (here: another seed) is no record of this one.
+    with pytest.raises(AssertionError, match="scored again"):
+        main([*argv, "--seed", "1"])
