@@ -535,6 +535,17 @@ def network_figures(
     }
 
 
+def weights_fingerprint(network: DAEkNNClassifier) -> str:
+    """A hash of the trained weights: the same recipe can train other weights.
+
+    Another version of torch, numpy or scikit-learn can change the random
+    streams, so the study recognises its network by its weights, not by how
+    it was asked to train it.
+    """
+    state = network.net_.module_.state_dict()
+    return joblib.hash({k: v.detach().cpu().numpy() for k, v in state.items()})
+
+
 # -------------------------------------------------------------- evaluation
 
 
@@ -633,6 +644,7 @@ class Study:
     seed: int
     verbose: int
     networks: dict[str, dict] = field(default_factory=dict)
+    fingerprints: dict[str, str] = field(default_factory=dict)
     #: Rows already on this data set's page, by :meth:`row_key`.
     record: dict[str, dict] = field(default_factory=dict)
 
@@ -654,6 +666,13 @@ class Study:
                 ),
             )
         return digest, self.networks[digest]
+
+    def weights(self, training: dict) -> str:
+        """The fingerprint of the network trained with ``training``."""
+        digest, net = self.network(training)
+        if digest not in self.fingerprints:
+            self.fingerprints[digest] = weights_fingerprint(net["model"])
+        return self.fingerprints[digest]
 
     def transfer(self, digest: str, split: str) -> dict:
         X, y = self.splits[split]
@@ -718,7 +737,11 @@ class Study:
         digest, net = self.network({})
         X, y = self.splits[split]
         adv = self.transfer(digest, split)
-        return {**network_figures(net["model"], X, y, adv), "train_s": net["train_s"]}
+        return {
+            **network_figures(net["model"], X, y, adv),
+            "train_s": net["train_s"],
+            "weights": self.weights({}),
+        }
 
     def row_key(self, params: dict[str, Any], network: dict, split: str) -> str:
         """What makes two rows the same vote on the same split."""
@@ -730,7 +753,9 @@ class Study:
 
         The page is the study's durable record: a setting scored there is
         not fitted and attacked again when the cache is gone, so a lever run
-        later still sees the shape levers' validation figures.
+        later still sees the shape levers' validation figures. A row is
+        taken only if the network it was scored on has the weights of this
+        run's (see :meth:`result`); a row without a fingerprint never is.
         """
         for lever in levers.values():
             for split, rows in (
@@ -748,7 +773,9 @@ class Study:
     def result(self, setting: Setting, split: str) -> dict[str, Any]:
         """The figures of one setting on one split (computed once, then stored)."""
         recorded = self.record.get(self.row_key(setting.params, setting.network, split))
-        if recorded is not None:
+        if recorded is not None and recorded.get("weights") == self.weights(
+            setting.network
+        ):
             return {
                 "setting": setting.label,
                 "params": setting.params,
@@ -788,6 +815,7 @@ class Study:
             "params": setting.params,
             "network": setting.network,
             **out,
+            "weights": self.weights(setting.network),
         }
 
 
@@ -992,6 +1020,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         study = Study(preset, splits, store, args.seed, verbose)
         study.remember(previous.get("levers", {}))
         network = {split: study.network_row(split) for split in ("validation", "test")}
+        previous = _same_network(previous, network["test"]["weights"], levers, path)
         lever_results = {name: run_lever(study, name) for name in levers}
     results = {
         "config": config,
@@ -1023,6 +1052,28 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print("\n".join(verdict(results)))
         print(f"wall time {results['wall_time_s'][-1]:.0f} s; written to {out}")
     return results
+
+
+def _same_network(
+    previous: dict[str, Any], weights: str, levers: list[str], path: Path
+) -> dict[str, Any]:
+    """The earlier page, if its network is this run's; an error if it is not.
+
+    A page whose levers this run re-runs all is simply replaced; one that
+    would keep levers scored on other weights (or on weights it did not
+    record) is refused rather than mixed with this run's.
+    """
+    if not previous or previous["network"].get("weights") == weights:
+        return previous
+    if set(previous["levers"]) <= set(levers):
+        return {}
+    raise UsageError(
+        f"{path} holds levers scored on another network than this run's "
+        "(its weights differ: trained again, perhaps with other package "
+        "versions, or recorded before networks were fingerprinted); a page "
+        "must not mix them. Write to another --out, or re-run its levers "
+        f"({', '.join(previous['levers'])}) there"
+    )
 
 
 def _still_valid(previous: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

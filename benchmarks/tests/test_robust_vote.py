@@ -303,3 +303,53 @@ def test_settings_on_the_page_are_not_scored_again(quick_run, monkeypatch, tmp_p
     # A page of another study (here: another seed) is no record of this one.
     with pytest.raises(AssertionError, match="scored again"):
         main([*argv, "--seed", "1"])
+
+
+def _page_with(out, tmp_path, change):
+    page = json.loads((out / "robust_vote_digits.json").read_text())
+    change(page)
+    path = tmp_path / "robust_vote_digits.json"
+    path.write_text(json.dumps(page))
+    return path
+
+
+def test_a_row_scored_on_other_weights_is_scored_again(
+    quick_run, monkeypatch, tmp_path
+):
+    out, _, _ = quick_run
+
+    def other_weights(page):
+        page["levers"]["baseline"]["validation"][1]["weights"] = "other"
+
+    _page_with(out, tmp_path, other_weights)
+    scored = []
+    real = robust_vote.evaluate
+    monkeypatch.setattr(
+        robust_vote,
+        "evaluate",
+        lambda est, X, *args: scored.append(len(X)) or real(est, X, *args),
+    )
+    argv = ["robust_vote", "--quick", "--quiet", "--levers", "baseline"]
+    argv += ["--out", str(tmp_path), "--cache-dir", str(tmp_path / "cache")]
+    assert main(argv) == 0
+    assert len(scored) == 1
+
+
+def test_a_page_of_another_network_is_refused_not_mixed(quick_run, tmp_path, capsys):
+    out, cache, _ = quick_run
+
+    def other_network(page):
+        page["network"]["weights"] = "other"
+
+    path = _page_with(out, tmp_path, other_network)
+    before = path.read_text()
+    argv = ["robust_vote", "--quick", "--quiet", "--out", str(tmp_path)]
+    argv += ["--cache-dir", str(cache)]
+    assert main([*argv, "--levers", "baseline"]) == 2
+    assert "another network" in capsys.readouterr().err
+    assert path.read_text() == before
+    # Re-running every lever on it replaces the page.
+    assert main([*argv, "--levers", "baseline", "pruning"]) == 0
+    page = json.loads(path.read_text())
+    assert page["network"]["weights"] != "other"
+    assert len(page["commands"]) == 1
