@@ -59,6 +59,8 @@ from typing import Any
 
 import joblib
 import numpy as np
+import sklearn
+import skorch
 import torch
 from sklearn.model_selection import train_test_split
 
@@ -984,10 +986,13 @@ def public_command(args: argparse.Namespace) -> str:
 
 
 def _machine() -> str:
+    # The versions that set the random streams, and so the trained weights.
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return (
         f"{os.cpu_count()} CPU cores ({platform.machine()}, {gpu}), torch "
-        f"{torch.__version__}, sklearn-daeknn {__version__}"
+        f"{torch.__version__}, numpy {np.__version__}, scikit-learn "
+        f"{sklearn.__version__}, skorch {skorch.__version__}, sklearn-daeknn "
+        f"{__version__}"
     )
 
 
