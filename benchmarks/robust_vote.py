@@ -774,16 +774,22 @@ class Study:
 
     def result(self, setting: Setting, split: str) -> dict[str, Any]:
         """The figures of one setting on one split (computed once, then stored)."""
+        weights = self.weights(setting.network)
         recorded = self.record.get(self.row_key(setting.params, setting.network, split))
-        if recorded is not None and recorded.get("weights") == self.weights(
-            setting.network
-        ):
-            return {
-                "setting": setting.label,
-                "params": setting.params,
-                "network": setting.network,
-                **recorded,
-            }
+        if recorded is not None and recorded.get("weights") == weights:
+            out = recorded
+        else:
+            out = self._score(setting, split)
+        return {
+            "setting": setting.label,
+            "params": setting.params,
+            "network": setting.network,
+            **out,
+            "weights": weights,
+        }
+
+    def _score(self, setting: Setting, split: str) -> dict[str, Any]:
+        """Fit and attack ``setting`` on ``split``, through the cache."""
         digest, net = self.network(setting.network)
         X, y = self.splits[split]
         key = dict(
@@ -811,14 +817,7 @@ class Study:
                 "points": fitted_points(est),
             }
 
-        out = self.store.get("results", key, compute)
-        return {
-            "setting": setting.label,
-            "params": setting.params,
-            "network": setting.network,
-            **out,
-            "weights": self.weights(setting.network),
-        }
+        return self.store.get("results", key, compute)
 
 
 def run_lever(study: Study, name: str) -> dict[str, Any]:
@@ -1005,7 +1004,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the chosen levers; write (or merge into) the JSON and the page."""
     start = time.perf_counter()
     preset = preset_from_args(args)
-    check_out_dir(args.out)
+    path = check_out_dir(args.out) / f"robust_vote_{preset.name}.json"
     verbose = 0 if args.quiet else 1
     splits = load_split(preset, args.data, args.seed)
     levers = list(args.levers or LEVER_NAMES)
@@ -1015,10 +1014,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "dataset": preset.name,
         "seed": args.seed,
     }
-    out = make_out_dir(args.out)
-    path = out / f"robust_vote_{preset.name}.json"
+    config_key = joblib.hash(config)
     previous = json.loads(path.read_text()) if path.exists() else {}
-    if previous.get("config_key") != joblib.hash(config):
+    if previous.get("config_key") != config_key:
         previous = {}
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(args.cache_dir or tmp)
@@ -1029,7 +1027,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         lever_results = {name: run_lever(study, name) for name in levers}
     results = {
         "config": config,
-        "config_key": joblib.hash(config),
+        "config_key": config_key,
         "sizes": {split: int(len(splits[split][1])) for split in splits},
         "network": {
             **network["test"],
@@ -1051,6 +1049,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         results["commands"] = previous["commands"] + results["commands"]
         results["wall_time_s"] = previous["wall_time_s"] + results["wall_time_s"]
     results["comparisons"] = comparisons(results)
+    out = make_out_dir(args.out)
     path.write_text(json.dumps(results, indent=1, default=_json) + "\n")
     (out / f"robust_vote_{preset.name}.md").write_text(markdown(results))
     if verbose:
