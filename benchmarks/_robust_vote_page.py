@@ -10,7 +10,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["beats", "choose", "comparisons", "markdown", "pick", "verdict"]
+__all__ = [
+    "beats",
+    "choose",
+    "comparisons",
+    "markdown",
+    "mcnemar_p",
+    "paired",
+    "pick",
+    "verdict",
+]
 
 _COLUMNS = (
     "model",
@@ -82,11 +91,63 @@ def _table(header: tuple[str, ...] | list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _gap(test: dict[str, Any], line: float) -> tuple[float, float]:
-    """(worst-case AA minus the line, one standard error of it), in points."""
+def paired(test: dict[str, Any], network: dict[str, Any]) -> tuple[int, int] | None:
+    """The discordant test images: (held by the vote alone, by the network alone).
+
+    ``None`` unless both rows carry per-input figures of the same images
+    (rows scored before the study kept them do not).
+
+    Examples
+    --------
+    >>> paired({"robust_per_input": "1100"}, {"AutoAttack_per_input": "1010"})
+    (1, 1)
+    >>> paired({"worst_case_AA": 0.5}, {"AutoAttack_per_input": "1010"}) is None
+    True
+    """
+    vote = test.get("robust_per_input")
+    net = network.get("AutoAttack_per_input")
+    if not vote or not net or len(vote) != len(net):
+        return None
+    pairs = list(zip(vote, net, strict=True))
+    return pairs.count(("1", "0")), pairs.count(("0", "1"))
+
+
+def mcnemar_p(b: int, c: int) -> float:
+    """Exact two-sided McNemar p-value of ``b`` against ``c`` discordant pairs.
+
+    Examples
+    --------
+    >>> mcnemar_p(5, 5)
+    1.0
+    >>> round(mcnemar_p(10, 0), 4)
+    0.002
+    """
+    n = b + c
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(b, c) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def _gap(test: dict[str, Any], network: dict[str, Any]) -> tuple[float, float]:
+    """(worst-case AA minus the network's AutoAttack AA, one standard error of
+    that difference), in points.
+
+    On the same test images the two are correlated, so the standard error is
+    that of the mean per-input difference where both rows carry per-input
+    figures (:func:`paired`); else that of two independent accuracies, which
+    is larger.
+    """
     n = test["n_samples"]
+    line = network["AutoAttack_AA"]
     gap = 100 * (test["worst_case_AA"] - line)
-    se = math.hypot(_stderr_pct(test["worst_case_AA"], n), _stderr_pct(line, n))
+    discordant = paired(test, network)
+    if discordant is None:
+        se = math.hypot(_stderr_pct(test["worst_case_AA"], n), _stderr_pct(line, n))
+    else:
+        b, c = discordant
+        variance = (b + c) / n - ((b - c) / n) ** 2
+        se = 100 * math.sqrt(max(variance, 1e-12) / n)
     return gap, se
 
 
@@ -94,47 +155,54 @@ def comparisons(results: dict[str, Any]) -> dict[str, Any]:
     """The derived figures the page states, to be stored with the results.
 
     Per lever, the gap of its test worst-case AA to the line and one standard
-    error of that gap (points); the standard error of an accuracy near 80% on
-    the test images.
+    error of that gap (points), and where the rows carry per-input figures
+    the discordant images and the exact McNemar p-value; the standard error
+    of an accuracy near 80% on the test images.
     """
-    line = results["network"]["test"]["AutoAttack_AA"]
+    network = results["network"]["test"]
     out: dict[str, Any] = {
         "stderr_points_near_80": round(_stderr_pct(0.8, results["sizes"]["test"]), 1)
     }
     for name, lever in results["levers"].items():
-        gap, se = _gap(lever["test"], line)
+        gap, se = _gap(lever["test"], network)
         out[name] = {
             "gap_points": round(gap, 1),
             "stderr_points": round(se, 1),
-            "beats": beats(lever["test"], line, results["config"]["min_sa"]),
+            "paired": paired(lever["test"], network) is not None,
+            "beats": beats(lever["test"], network, results["config"]["min_sa"]),
         }
+        discordant = paired(lever["test"], network)
+        if discordant is not None:
+            out[name]["vote_only"], out[name]["network_only"] = discordant
+            out[name]["mcnemar_p"] = round(mcnemar_p(*discordant), 4)
     out["pick"] = pick(results)
     return out
 
 
-def beats(test: dict[str, Any], line: float, min_sa: float) -> bool:
+def beats(test: dict[str, Any], network: dict[str, Any], min_sa: float) -> bool:
     """Whether a configuration's test figures beat the network's line.
 
-    Beating means a worst-case AA above the line by more than two standard
-    errors of the difference, at an SA of at least ``min_sa``: a gap within
-    the noise of the test images is no win.
+    Beating means a worst-case AA above the network's AutoAttack AA by more
+    than two standard errors of the difference, at an SA of at least
+    ``min_sa``: a gap within the noise of the test images is no win.
 
     Examples
     --------
-    >>> beats({"worst_case_AA": 0.95, "SA": 0.99, "n_samples": 1000}, 0.88, 0.98)
+    >>> net = {"AutoAttack_AA": 0.88}
+    >>> beats({"worst_case_AA": 0.95, "SA": 0.99, "n_samples": 1000}, net, 0.98)
     True
-    >>> beats({"worst_case_AA": 0.89, "SA": 0.99, "n_samples": 1000}, 0.88, 0.98)
+    >>> beats({"worst_case_AA": 0.89, "SA": 0.99, "n_samples": 1000}, net, 0.98)
     False
-    >>> beats({"worst_case_AA": 0.95, "SA": 0.97, "n_samples": 1000}, 0.88, 0.98)
+    >>> beats({"worst_case_AA": 0.95, "SA": 0.97, "n_samples": 1000}, net, 0.98)
     False
     """
-    gap, se = _gap(test, line)
+    gap, se = _gap(test, network)
     return gap > 2 * se and test["SA"] >= min_sa
 
 
-def _comparison(test: dict[str, Any], line: float, min_sa: float) -> str:
-    gap, se = _gap(test, line)
-    if beats(test, line, min_sa):
+def _comparison(test: dict[str, Any], network: dict[str, Any], min_sa: float) -> str:
+    gap, se = _gap(test, network)
+    if beats(test, network, min_sa):
         return "beats"
     if gap < -2 * se:
         return "is below"
@@ -143,26 +211,41 @@ def _comparison(test: dict[str, Any], line: float, min_sa: float) -> str:
     return "is level with (within two standard errors)"
 
 
+def _noise(test: dict[str, Any], network: dict[str, Any]) -> str:
+    """The gap's standard error in words, paired where the rows allow."""
+    gap, se = _gap(test, network)
+    discordant = paired(test, network)
+    if discordant is None:
+        return (
+            f"{gap:+.1f} points; one standard error of the difference is "
+            f"about {se:.1f}, unpaired"
+        )
+    b, c = discordant
+    return (
+        f"{gap:+.1f} points; one standard error of the paired difference is "
+        f"about {se:.1f}: {b} test images held by the vote alone, {c} by the "
+        f"network alone, exact McNemar p = {mcnemar_p(b, c):.2g}"
+    )
+
+
 def _floor(test: dict[str, Any], min_sa: float) -> str:
     return "" if test["SA"] >= min_sa else f" (below the SA floor {_pct(min_sa)})"
 
 
 def verdict(results: dict[str, Any]) -> list[str]:
     """Plain words per lever: does its chosen setting beat the network?"""
-    line = results["network"]["test"]["AutoAttack_AA"]
+    network = results["network"]["test"]
     min_sa = results["config"]["min_sa"]
     lines = []
     for name, lever in results["levers"].items():
         test = lever["test"]
-        gap, se = _gap(test, line)
-        word = _comparison(test, line, min_sa)
+        word = _comparison(test, network, min_sa)
         floor = _floor(test, min_sa)
         lines.append(
             f"- **{name}** (chose `{test['setting']}` on the validation split): "
             f"worst-case AA {_pct(test['worst_case_AA'])} at SA "
             f"{_pct(test['SA'])}{floor} {word} the network's AutoAttack AA "
-            f"{_pct(line)} ({gap:+.1f} points; one standard error of the "
-            f"difference is about {se:.1f})."
+            f"{_pct(network['AutoAttack_AA'])} ({_noise(test, network)})."
         )
     return lines
 
@@ -238,13 +321,12 @@ def _summary(results: dict[str, Any]) -> str:
     """
     cfg = results["config"]
     min_sa = cfg["min_sa"]
-    line = results["network"]["test"]["AutoAttack_AA"]
+    network = results["network"]["test"]
     name = pick(results)
     if name is None:
         return ""
     test = results["levers"][name]["test"]
-    gap, se = _gap(test, line)
-    won = beats(test, line, min_sa)
+    won = beats(test, network, min_sa)
     head = (
         "The vote beats the network it is built on."
         if won
@@ -256,16 +338,15 @@ def _summary(results: dict[str, Any]) -> str:
         f"(`{test['setting']}`, from **{name}**), reads "
         f"{_pct(test['worst_case_AA'])} worst-case AA at SA {_pct(test['SA'])}"
         f"{_floor(test, min_sa)} on the test images: it "
-        f"{_comparison(test, line, min_sa)} the "
-        f"adversarially trained network's AutoAttack AA ({_pct(line)}; "
-        f"{gap:+.1f} points, one standard error of the difference about "
-        f"{se:.1f}). A win needs more than two standard errors at SA >= "
-        f"{_pct(min_sa)}."
+        f"{_comparison(test, network, min_sa)} the "
+        f"adversarially trained network's AutoAttack AA "
+        f"({_pct(network['AutoAttack_AA'])}; {_noise(test, network)}). A win "
+        f"needs more than two standard errors at SA >= {_pct(min_sa)}."
     )
     others = [
         other
         for other, lever in results["levers"].items()
-        if other != name and beats(lever["test"], line, min_sa)
+        if other != name and beats(lever["test"], network, min_sa)
     ]
     if others:
         text += (

@@ -533,8 +533,20 @@ def network_figures(
         "worst_case_AA": worst,
         "worst_case_HM": harmonic_mean(sa, worst),
         "AutoAttack_HM": harmonic_mean(sa, float(aa.mean())),
+        "AutoAttack_per_input": bits(aa),
         "n_samples": int(len(y)),
     }
+
+
+def bits(mask: np.ndarray) -> str:
+    """A boolean per input as a string of ``0`` and ``1`` (compact in the JSON).
+
+    Examples
+    --------
+    >>> bits(np.array([True, False, True]))
+    '101'
+    """
+    return "".join("1" if b else "0" for b in np.asarray(mask, dtype=bool))
 
 
 def weights_fingerprint(network: DAEkNNClassifier) -> str:
@@ -614,6 +626,8 @@ def evaluate(
         "worst_case_AA": report["worst_case_AA"],
         "worst_case_HM": report["worst_case_HM"],
         "wins": report["wins"],
+        # Per input, for the paired comparison with the network on the page.
+        "robust_per_input": bits(report["robust"]),
         "attack_s": times,
         "predict_ms_per_image": round(1000 * predict_s / max(len(y), 1), 3),
         "n_samples": int(len(y)),

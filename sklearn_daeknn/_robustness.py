@@ -232,6 +232,9 @@ def robustness_report(
           result was classified);
         - ``wins``: per attack, the inputs that it alone broke (every other
           attack failed on them);
+        - ``robust``: boolean array of shape ``(n_samples,)``, the inputs
+          counted in ``worst_case_AA`` (for paired comparisons of two models
+          on the same inputs);
         - ``n_samples`` and ``predict``.
 
     See Also
@@ -311,6 +314,7 @@ def robustness_report(
         "worst_case_HM": harmonic_mean(sa, worst),
         "attacks": entries,
         "wins": wins,
+        "robust": robust,
         "n_samples": int(len(y)),
         "predict": predict,
     }

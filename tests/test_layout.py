@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
 LIBRARY = "sklearn_daeknn"
@@ -252,3 +254,28 @@ def test_the_wheel_holds_the_library_only_and_pytest_finds_the_benchmarks():
     ]
     testpaths = config["tool"]["pytest"]["ini_options"]["testpaths"]
     assert BENCHMARKS in testpaths and LIBRARY in testpaths
+
+
+def _pins(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"{path.name}: {line!r} is not an exact pin"
+            pins[canonicalize_name(name)] = version
+    return pins
+
+
+def test_the_study_pins_every_runtime_dependency_within_its_range():
+    # The pins reproduce the study pages' networks; a pin outside the
+    # library's own range would be an environment the library refuses.
+    tomllib = pytest.importorskip("tomllib")
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    pins = _pins(ROOT / BENCHMARKS / "constraints.txt")
+    for requirement in map(Requirement, config["project"]["dependencies"]):
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"benchmarks/constraints.txt does not pin {name}"
+        assert requirement.specifier.contains(pins[name]), (name, pins[name])
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert f'"torch=={pins["torch"]}"' in ci

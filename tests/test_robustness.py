@@ -83,6 +83,12 @@ def test_worst_case_is_never_above_any_attack(mlp_daeknn, mlp_data):
     again = robustness_report(mlp_daeknn, X, y, SUITE, X_adv=given_adv)
     assert again["worst_case_AA"] == report["worst_case_AA"]
     assert again["attacks"]["adaptive"]["time_s"] is None
+    # The robust inputs, one by one: correct clean and under every attack.
+    robust = mlp_daeknn.predict(X) == y
+    for adv in given_adv.values():
+        robust &= mlp_daeknn.predict(adv) == y
+    np.testing.assert_array_equal(report["robust"], robust)
+    assert report["robust"].mean() == report["worst_case_AA"]
 
 
 def test_report_on_a_network_equals_autoattacks_own_accuracy(fitted_daeknn, digits):

@@ -8,7 +8,14 @@ import pytest
 
 from benchmarks import _cli, robust_vote
 from benchmarks.__main__ import main
-from benchmarks._robust_vote_page import _summary, beats, markdown, pick, verdict
+from benchmarks._robust_vote_page import (
+    _summary,
+    beats,
+    comparisons,
+    markdown,
+    pick,
+    verdict,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -98,10 +105,11 @@ def test_the_verdict_says_when_the_vote_loses():
     }
     (line,) = verdict(results)
     assert "is below the network's" in line and "-10.0 points" in line
-    assert not beats(test, 0.6, 0.98)
-    assert beats({**test, "worst_case_AA": 0.7}, 0.6, 0.98)
+    assert not beats(test, {"AutoAttack_AA": 0.6}, 0.98)
+    assert beats({**test, "worst_case_AA": 0.7}, {"AutoAttack_AA": 0.6}, 0.98)
     # Above the line but below the clean-accuracy floor: no win.
-    assert not beats({**test, "worst_case_AA": 0.7, "SA": 0.9}, 0.6, 0.98)
+    low_sa = {**test, "worst_case_AA": 0.7, "SA": 0.9}
+    assert not beats(low_sa, results["network"]["test"], 0.98)
 
 
 def test_a_gap_within_the_noise_is_no_win():
@@ -111,10 +119,35 @@ def test_a_gap_within_the_noise_is_no_win():
         "config": {"min_sa": 0.98},
         "levers": {"baseline": {"test": test, "chosen": 0, "validation": [test]}},
     }
-    assert not beats(test, 0.6, 0.98)
+    assert not beats(test, {"AutoAttack_AA": 0.6}, 0.98)
     (line,) = verdict(results)
     assert "level with" in line
     assert "does not beat the network it is built on" in _summary(results)
+
+
+def test_the_same_gap_on_the_same_images_is_judged_paired():
+    # 2 points on 1,000 images: within two unpaired standard errors, but the
+    # vote holds every image the network holds, and 20 more: a paired win.
+    net = {"AutoAttack_AA": 0.6, "AutoAttack_per_input": "1" * 600 + "0" * 400}
+    vote = "1" * 620 + "0" * 380
+    test = {"setting": "k", "SA": 0.99, "worst_case_AA": 0.62, "n_samples": 1000}
+    results = {
+        "network": {"test": net},
+        "config": {"min_sa": 0.98},
+        "sizes": {"test": 1000},
+        "levers": {"k": {"test": test, "chosen": 0, "validation": [test]}},
+    }
+    assert not beats(test, net, 0.98)
+    assert "unpaired" in verdict(results)[0]
+    test["robust_per_input"] = vote
+    assert beats(test, net, 0.98)
+    (line,) = verdict(results)
+    assert "20 test images held by the vote alone, 0 by the network alone" in line
+    assert comparisons(results)["k"]["vote_only"] == 20
+    assert comparisons(results)["k"]["mcnemar_p"] < 1e-5
+    # The same gap from images the two trade: no win.
+    test["robust_per_input"] = "0" * 100 + "1" * 620 + "0" * 280
+    assert not beats(test, {**net, "AutoAttack_per_input": "1" * 600 + "0" * 400}, 0.98)
 
 
 @pytest.mark.parametrize(
@@ -277,7 +310,7 @@ def test_the_verdict_names_the_studys_pick():
     assert "(`cosine`, from **metric**)" in summary
     assert "61.0 worst-case AA" in summary and "level with" in summary
     # A lever above the line on the test images, not picked: said, no win.
-    assert beats(results["levers"]["k"]["test"], 0.6, 0.98)
+    assert beats(results["levers"]["k"]["test"], results["network"]["test"], 0.98)
     assert "**k** also clear that bar" in summary and "no win" in summary
     results["levers"]["metric"]["test"]["worst_case_AA"] = 0.7
     assert _summary(results).startswith(
