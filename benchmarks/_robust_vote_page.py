@@ -218,7 +218,8 @@ def _noise(test: dict[str, Any], network: dict[str, Any]) -> str:
     if discordant is None:
         return (
             f"{gap:+.1f} points; one standard error of the difference is "
-            f"about {se:.1f}, unpaired"
+            f"about {se:.1f}, taken as unpaired since the rows keep no "
+            "per-input figures, which overstates it"
         )
     b, c = discordant
     return (
