@@ -25,11 +25,15 @@ hits the cache: pass an int to benefit from it.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import logging
+import pickle
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import torch
 from sklearn.utils.validation import check_memory
 
 __all__ = ["HARDENING_PARAMS", "KNN_PARAMS", "cached_stage", "stage_key"]
@@ -127,6 +131,43 @@ def stage_key(params: dict[str, Any], stage: str) -> dict[str, Any]:
     return {name: value for name, value in sorted(params.items()) if name not in drop}
 
 
+class _TensorsAsBytes(pickle.Pickler):
+    """Pickles each tensor as its type, dtype, shape and bytes.
+
+    torch's own pickling of a tensor writes a fresh id on every call, so two
+    equal tensors (a module and its deep copy, as ``clone`` makes in a grid
+    search) pickle, and so hash, differently: the cache would never hit.
+    """
+
+    def persistent_id(self, obj: Any) -> Any:
+        if not isinstance(obj, torch.Tensor):
+            return None
+        try:
+            t = obj.detach().cpu().contiguous()
+            data = t.reshape(-1).view(torch.uint8).numpy().tobytes()
+        except (RuntimeError, TypeError, NotImplementedError):
+            return None  # sparse, meta, quantized: torch's own pickling
+        kind = type(obj).__name__
+        return (kind, str(t.dtype), tuple(t.shape), obj.requires_grad, data)
+
+
+def _fingerprint(value: Any) -> Any:
+    """``value`` for the cache key: the same in every process for equal values.
+
+    Scalars, strings and classes stay as they are (readable, and hashed
+    stably by joblib); anything else (a module instance, tensors in
+    ``net_params``) becomes the digest of its pickle with tensors as bytes.
+    """
+    if value is None or isinstance(value, (bool, int, float, str, type)):
+        return value
+    buffer = io.BytesIO()
+    try:
+        _TensorsAsBytes(buffer, protocol=4).dump(value)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return value  # what pickle cannot write, joblib hashes its own way
+    return "sha256:" + hashlib.sha256(buffer.getvalue()).hexdigest()
+
+
 def _run_stage(
     compute: Callable[..., Any],
     stage: str,
@@ -189,6 +230,6 @@ def cached_stage(
     1
     """
     memory = check_memory(memory)
-    key = stage_key(params, stage)
+    key = {name: _fingerprint(v) for name, v in stage_key(params, stage).items()}
     run = memory.cache(_run_stage, ignore=["compute"])
     return run(compute, stage, key, X, y, tuple(int(s) for s in seeds))

@@ -3,6 +3,7 @@ only kNN-side (or only hardening) parameters change."""
 
 from __future__ import annotations
 
+import copy
 import json
 from collections import Counter
 from unittest import mock
@@ -10,12 +11,13 @@ from unittest import mock
 import joblib
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from sklearn.utils._param_validation import InvalidParameterError
 from skorch.callbacks import PrintLog
 
-from sklearn_daeknn import DAEkNNClassifier
+from sklearn_daeknn import MLP, DAEkNNClassifier
 from sklearn_daeknn._cache import HARDENING_PARAMS, KNN_PARAMS, stage_key
 
 from .conftest import FAST
@@ -104,6 +106,29 @@ def test_grid_search_trains_once_per_fold(small, calls, tmp_path):
     calls.clear()
     GridSearchCV(clone(est).set_params(memory=None), grid, cv=3).fit(X, y)
     assert calls == {"train": 13, "harden": 13}
+
+
+def test_a_module_instance_or_a_tensor_parameter_hits_the_cache(small, calls, tmp_path):
+    # clone() deep-copies a module instance for every candidate of a grid
+    # search: equal weights in new tensors, which torch pickles with a fresh
+    # id each time, so a key hashed from their pickle never hit the cache.
+    X, y, _ = small
+    torch.manual_seed(0)
+    module = MLP(input_shape=(64,), n_classes=10, hidden_sizes=(16, 16))
+    est = _est(memory=str(tmp_path), module=module, module_params=None)
+    GridSearchCV(est, {"n_neighbors": [3, 5]}, cv=2).fit(X, y)
+    assert calls == {"train": 3, "harden": 3}  # 2 folds and the refit
+    # Other weights are another network: no false hit.
+    other = copy.deepcopy(module)
+    with torch.no_grad():
+        next(other.parameters()).view(-1)[0] += 1.0
+    clone(est).set_params(module=other).fit(X, y)
+    assert calls == {"train": 4, "harden": 4}
+    # A tensor in net_params, made anew for each fit.
+    for _ in range(2):
+        weight = {"criterion__weight": torch.ones(10)}
+        _est(memory=str(tmp_path), net_params=weight).fit(X, y)
+    assert calls == {"train": 5, "harden": 5}
 
 
 def test_memory_validation():
