@@ -165,13 +165,13 @@ def comparisons(results: dict[str, Any]) -> dict[str, Any]:
     }
     for name, lever in results["levers"].items():
         gap, se = _gap(lever["test"], network)
+        discordant = paired(lever["test"], network)
         out[name] = {
             "gap_points": round(gap, 1),
             "stderr_points": round(se, 1),
-            "paired": paired(lever["test"], network) is not None,
+            "paired": discordant is not None,
             "beats": beats(lever["test"], network, results["config"]["min_sa"]),
         }
-        discordant = paired(lever["test"], network)
         if discordant is not None:
             out[name]["vote_only"], out[name]["network_only"] = discordant
             out[name]["mcnemar_p"] = round(mcnemar_p(*discordant), 4)
