@@ -30,13 +30,20 @@ import io
 import logging
 import pickle
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from sklearn.utils.validation import check_memory
 
-__all__ = ["HARDENING_PARAMS", "KNN_PARAMS", "cached_stage", "stage_key"]
+__all__ = [
+    "HARDENING_PARAMS",
+    "KNN_PARAMS",
+    "cached_stage",
+    "check_memory_location",
+    "stage_key",
+]
 
 logger = logging.getLogger("sklearn_daeknn")
 
@@ -233,3 +240,22 @@ def cached_stage(
     key = {name: _fingerprint(v) for name, v in stage_key(params, stage).items()}
     run = memory.cache(_run_stage, ignore=["compute"])
     return run(compute, stage, key, X, y, tuple(int(s) for s in seeds))
+
+
+def check_memory_location(memory: Any) -> None:
+    """Reject a ``memory`` folder that cannot be a folder (under a file)."""
+    location = memory if isinstance(memory, str) else None
+    if location is None and memory is not None:
+        location = getattr(memory, "location", None)
+    if location is None:
+        return
+    path = Path(location)
+    for folder in (path, *path.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise ValueError(
+                    f"memory={memory!r} is a folder under {str(folder)!r}, "
+                    "which is a file: memory must name a folder that is or "
+                    "can be created."
+                )
+            return

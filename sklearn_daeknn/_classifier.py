@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import copy
-import inspect
 import logging
 from collections.abc import Iterator
 from numbers import Integral, Real
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,18 +25,23 @@ from torch import nn
 
 from ._adaptive_hardening import adaptive_hardening, check_max_points
 from ._attack import PGD
-from ._cache import cached_stage
-from ._conformal import conformal_pvalues, credibility_confidence, nonconformity
+from ._cache import cached_stage, check_memory_location
+from ._conformal import (
+    conformal_pvalues,
+    credibility_confidence,
+    hold_out_calibration,
+    nonconformity,
+)
 from ._features import (
     LayerReducer,
     check_layer_outputs,
     check_layers,
     extract_layer_features,
 )
-from ._index import METRICS, build_index, leave_out, resolve_index_kind
-from ._networks import MLP, SmallCNN, default_knn_layers
+from ._index import METRICS, index_set, leave_out, resolve_index_kind
+from ._module_factory import build_module, is_trainable, probe_input
+from ._networks import default_knn_layers
 from ._persistence import check_state_version, versioned_state
-from ._pruning import adversarial_pruning
 from ._rng import GLOBAL_RNG_LOCK as _GLOBAL_RNG_LOCK
 from ._rng import seeded_global_rng as _seeded_global_rng
 from ._training import (
@@ -50,7 +53,7 @@ from ._training import (
     is_routed,
     single_sample_batch_fails,
 )
-from ._validation import check_box, check_clip, check_input_shape
+from ._validation import check_box, check_clip, check_device, check_input_shape
 from ._vote import WEIGHTINGS, joint_vote
 
 __all__ = ["PREDICT_CHUNK_BYTES", "DAEkNNClassifier"]
@@ -92,28 +95,6 @@ _ADDED_PARAMS = {
     "knn_loss_weight": 0.0,
     "knn_loss_temperature": 0.1,
 }
-
-
-def _probe_input(module: nn.Module, shape: tuple[int, ...]) -> torch.Tensor:
-    """Two zero samples of ``shape``, on the device of ``module``'s parameters."""
-    param = next(module.parameters(), None)
-    return torch.zeros(2, *shape, device=None if param is None else param.device)
-
-
-def _trainable(module: nn.Module) -> bool:
-    return any(p.requires_grad for p in module.parameters())
-
-
-def _construct(cls: type, given: dict[str, Any], params: dict[str, Any]) -> nn.Module:
-    """``cls(**given, **params)``, its failure a ``ValueError`` naming both."""
-    kwargs = {**given, **params}
-    try:
-        return cls(**kwargs)
-    except Exception as exc:
-        raise ValueError(
-            f"Cannot build the network {cls.__name__}(**{kwargs!r}) from "
-            f"module_params={params!r}: {type(exc).__name__}: {exc}."
-        ) from exc
 
 
 def _fit_params_message(fit_params: dict[str, Any]) -> str:
@@ -684,15 +665,20 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         clip = check_clip(self.clip)
         check_box(X, clip, name="X")
         input_shape = check_input_shape(self.input_shape, X.shape[1])
-        device = self._check_device()
-        self._check_memory()
+        device = check_device(self.device)
+        check_memory_location(self.memory)
         check_net_params(self.net_params)  # before any training
         self._check_hardening_levers()
         seeds = check_random_state(self.random_state).randint(
             np.iinfo(np.int32).max, size=4
         )
-        rows, X_cal, y_cal = self._hold_out_calibration(
-            X, y_enc, classes, int(seeds[3])
+        rows, X_cal, y_cal = hold_out_calibration(
+            X,
+            y_enc,
+            classes,
+            size=self.calibration_size,
+            n_neighbors=self.n_neighbors,
+            seed=int(seeds[3]),
         )
         X, y_enc = X[rows], y_enc[rows]
         X_net = X.reshape(-1, *input_shape)
@@ -700,13 +686,15 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         # Seeding and initialisation as one step: no other fit's thread
         # touches the global RNG in between.
         with _GLOBAL_RNG_LOCK, _seeded_global_rng(int(seeds[0])):
-            module = self._build_module(len(classes), input_shape)
+            module = build_module(
+                self.module, self.module_params, len(classes), input_shape
+            )
         layers = check_layers(
             module, default_knn_layers(module) if self.layers is None else self.layers
         )
         # Before training, which may take hours: the layers must be usable.
-        check_layer_outputs(module, layers, _probe_input(module, input_shape))
-        if self.max_epochs and not _trainable(module):
+        check_layer_outputs(module, layers, probe_input(module, input_shape))
+        if self.max_epochs and not is_trainable(module):
             raise ValueError(
                 f"The network ({type(module).__name__}) has no trainable "
                 f"parameters, so max_epochs={self.max_epochs} cannot train it. "
@@ -861,13 +849,20 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
         The benign set is indexed at the first call and reused after (the
         adaptive hardening rounds rebuild the hardening indexes only).
         """
-        kind = resolve_index_kind(self.index, len(X_net))
+        where = dict(
+            kind=resolve_index_kind(self.index, len(X_net)),
+            metric=self.metric,
+            n_neighbors=self.n_neighbors,
+            prune_radius=self.prune_radius,
+            seed=seed,
+            layers=layers,
+        )
         benign: dict[str, Any] = {}
 
         def index(hardening: tuple[np.ndarray, np.ndarray] | None) -> dict[str, Any]:
             if not benign:
                 features, reducers = self._features(X_net, net, layers, None)
-                found = self._index_set(features, y_enc, rows, kind, seed, layers)
+                found = index_set(features, y_enc, rows, **where)
                 benign.update(
                     layer_reducers_=reducers,
                     benign_indexes_=found[0],
@@ -888,9 +883,7 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
                 return out
             data, positions = hardening
             features, _ = self._features(data, net, layers, benign["layer_reducers_"])
-            found = self._index_set(
-                features, y_enc[positions], rows[positions], kind, seed, layers
-            )
+            found = index_set(features, y_enc[positions], rows[positions], **where)
             out.update(
                 hardening_indexes_=found[0],
                 hardening_rows_=found[1],
@@ -901,199 +894,6 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
             return out
 
         return index
-
-    def _index_set(
-        self,
-        features: list[np.ndarray],
-        labels: np.ndarray,
-        rows: np.ndarray,
-        kind: str,
-        seed: int,
-        layers: tuple[str, ...],
-    ) -> tuple[list, np.ndarray, np.ndarray, np.ndarray, dict[str, int]]:
-        """One set's indexes, after adversarial pruning: ``(indexes, rows,
-        labels, removed rows, removed per layer)``."""
-        removed = np.zeros(0, dtype=rows.dtype)
-        per_layer = dict.fromkeys(layers, 0)
-        if self.prune_radius:
-            result = adversarial_pruning(
-                features, labels, float(self.prune_radius), metric=self.metric
-            )
-            per_layer = dict(zip(layers, result.removed_per_layer, strict=True))
-            keep = result.keep
-            if not keep.all():
-                features = [f[keep] for f in features]
-                removed = np.sort(rows[~keep])
-                rows, labels = rows[keep], labels[keep]
-            if len(rows) < self.n_neighbors:
-                raise ValueError(
-                    f"prune_radius={self.prune_radius!r} left {len(rows)} of "
-                    f"{len(keep)} points in an indexed set, fewer than "
-                    f"n_neighbors={self.n_neighbors}: use a smaller prune_radius."
-                )
-        logger.info("building %s indexes over %d points", kind, len(rows))
-        # Pop each layer's features as it is indexed: pynndescent keeps its
-        # own copy, so peak memory holds one layer twice, not every layer.
-        indexes = [
-            build_index(features.pop(0), kind, metric=self.metric, random_state=seed)
-            for _ in range(len(features))
-        ]
-        return indexes, rows, labels, removed, per_layer
-
-    def _hold_out_calibration(
-        self, X: np.ndarray, y: np.ndarray, classes: np.ndarray, seed: int
-    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """Split off the conformal calibration set (stratified when possible).
-
-        Returns the rows of ``X`` kept for training, and the calibration inputs
-        and labels (``None`` without calibration).
-        """
-        size = self.calibration_size
-        if not size:
-            return np.arange(len(X)), None, None
-        n = len(X)
-        n_cal = int(size) if isinstance(size, Integral) else int(round(size * n))
-        n_classes = len(classes)
-        if n_cal < 1 or n - n_cal < max(self.n_neighbors, n_classes):
-            raise ValueError(
-                f"calibration_size={size!r} holds out {n_cal} of {n} samples; "
-                f"at least 1 must be held out and at least "
-                f"{max(self.n_neighbors, n_classes)} (n_neighbors and one per "
-                "class) must remain for training. Use a smaller calibration_size, "
-                "or 0 to disable calibration."
-            )
-        from sklearn.model_selection import train_test_split
-
-        counts = np.bincount(y, minlength=n_classes)
-        stratify = (
-            y if counts.min() >= 2 and min(n_cal, n - n_cal) >= n_classes else None
-        )
-        train, cal = train_test_split(
-            np.arange(n), test_size=n_cal, random_state=seed, stratify=stratify
-        )
-        train.sort()
-        cal.sort()
-        missing = np.setdiff1d(np.arange(n_classes), y[train])
-        if len(missing):
-            raise ValueError(
-                f"calibration_size={size!r} left no training sample of class "
-                f"{classes[missing[0]]!r}; use a smaller calibration_size."
-            )
-        return train, X[cal], y[cal]
-
-    def _check_device(self) -> torch.device:
-        try:
-            device = torch.device(self.device)
-        except (RuntimeError, TypeError):
-            raise ValueError(
-                f"device={self.device!r} is not a torch device; use e.g. 'cpu' or "
-                "'cuda'."
-            ) from None
-        if device.type == "meta":
-            raise ValueError(
-                f"device={self.device!r} holds no data (its tensors have shapes "
-                "only), so nothing can be trained or searched on it; use 'cpu' or "
-                "an accelerator such as 'cuda'."
-            )
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(
-                f"device={self.device!r} but torch.cuda.is_available() is False."
-            )
-        if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-            raise ValueError(
-                f"device={self.device!r} but this machine has "
-                f"{torch.cuda.device_count()} CUDA device(s): use an index below "
-                f"{torch.cuda.device_count()}."
-            )
-        if device.type not in ("cpu", "cuda"):
-            try:
-                torch.empty(1, device=device)
-            except Exception as exc:
-                # torch's message may list every backend: its first line says it.
-                reason = str(exc).strip().split("\n")[0][:200]
-                raise ValueError(
-                    f"device={self.device!r} is not available on this machine "
-                    f"({type(exc).__name__}: {reason}); use 'cpu' or a device "
-                    "this torch build supports."
-                ) from None
-        return device
-
-    def _check_memory(self) -> None:
-        """Reject a ``memory`` folder that cannot be a folder (under a file)."""
-        memory = self.memory
-        location = memory if isinstance(memory, str) else None
-        if location is None and memory is not None:
-            location = getattr(memory, "location", None)
-        if location is None:
-            return
-        path = Path(location)
-        for folder in (path, *path.parents):
-            if folder.exists():
-                if not folder.is_dir():
-                    raise ValueError(
-                        f"memory={memory!r} is a folder under {str(folder)!r}, "
-                        "which is a file: memory must name a folder that is or "
-                        "can be created."
-                    )
-                return
-
-    def _build_module(self, n_classes: int, shape: tuple[int, ...]) -> nn.Module:
-        params = dict(self.module_params or {})
-        module = self.module
-        if module is None:
-            cls = SmallCNN if len(shape) == 3 else MLP
-            given = {"input_shape": shape, "n_classes": n_classes}
-            module = _construct(cls, given, params)
-        elif isinstance(module, nn.Module):
-            if params:
-                raise ValueError(
-                    "module_params applies only when module is a class; got an "
-                    f"instance of {type(module).__name__} and module_params={params}."
-                )
-            module = copy.deepcopy(module)
-        elif isinstance(module, type) and issubclass(module, nn.Module):
-            try:
-                accepted = inspect.signature(module).parameters
-            except (TypeError, ValueError):
-                accepted = {}
-            given = {
-                name: value
-                for name, value in (("input_shape", shape), ("n_classes", n_classes))
-                if name in accepted and name not in params
-            }
-            module = _construct(module, given, params)
-        else:
-            raise ValueError(
-                "module must be None, a torch.nn.Module subclass or instance; got "
-                f"{module!r}."
-            )
-        if len(shape) == 3 and any(isinstance(m, nn.Conv2d) for m in module.modules()):
-            # oneDNN's (and cuDNN's) convolutions are faster in NHWC: 1.03x
-            # (MNISTCNN) to 1.18x (SmallCNN) for PGD, docs/results/scale.md.
-            module = module.to(memory_format=torch.channels_last)
-        # Two samples, not one: a module that mixes or collapses the batch axis
-        # can still return (1, n_classes) for one sample.
-        probe = _probe_input(module, shape)
-        try:
-            with torch.no_grad():
-                out = module.eval()(probe)
-        except Exception as exc:
-            raise ValueError(
-                f"The network fails on inputs of shape input_shape={shape}: "
-                f"{type(exc).__name__}: {exc}. Check input_shape and the module."
-            ) from exc
-        if not isinstance(out, torch.Tensor):
-            raise ValueError(
-                f"The network returns a {type(out).__name__}; it must return one "
-                f"tensor of ({n_classes},) logits per sample."
-            )
-        if tuple(out.shape) != (len(probe), n_classes):
-            raise ValueError(
-                f"The network returns outputs of shape {tuple(out.shape)} for "
-                f"{len(probe)} samples, but y has {n_classes} classes: it must "
-                f"return ({len(probe)}, {n_classes}) logits, the batch first."
-            )
-        return module
 
     def _train_network(
         self,
@@ -1130,7 +930,7 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
     ) -> NeuralNetClassifier:
         drop_last = False
         if self.max_epochs and single_sample_batch_fails(
-            module, _probe_input(module, X_net.shape[1:])
+            module, probe_input(module, X_net.shape[1:])
         ):
             if self.batch_size == 1:
                 raise ValueError(
@@ -1163,7 +963,7 @@ class DAEkNNClassifier(ClassifierMixin, BaseEstimator):
             module,
             seed=seed,
             device=str(device),
-            optimizer=self.optimizer if _trainable(module) else NoOptimizer,
+            optimizer=self.optimizer if is_trainable(module) else NoOptimizer,
             lr=self.lr,
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,

@@ -17,12 +17,17 @@ which is DkNN's count when there is no hardening data.
 
 from __future__ import annotations
 
+from numbers import Integral
+from typing import Any
+
 import numpy as np
+from sklearn.model_selection import train_test_split
 
 __all__ = [
     "conformal_pvalues",
     "conformal_prediction_set",
     "credibility_confidence",
+    "hold_out_calibration",
     "nonconformity",
 ]
 
@@ -131,3 +136,47 @@ def conformal_prediction_set(pvalues: np.ndarray, alpha: float) -> np.ndarray:
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in the open interval (0, 1); got {alpha!r}.")
     return np.asarray(pvalues) > alpha
+
+
+def hold_out_calibration(
+    X: np.ndarray,
+    y: np.ndarray,
+    classes: np.ndarray,
+    *,
+    size: Any,
+    n_neighbors: int,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Split off the conformal calibration set (stratified when possible).
+
+    Returns the rows of ``X`` kept for training, and the calibration inputs
+    and labels (``None`` without calibration).
+    """
+    if not size:
+        return np.arange(len(X)), None, None
+    n = len(X)
+    n_cal = int(size) if isinstance(size, Integral) else int(round(size * n))
+    n_classes = len(classes)
+    if n_cal < 1 or n - n_cal < max(n_neighbors, n_classes):
+        raise ValueError(
+            f"calibration_size={size!r} holds out {n_cal} of {n} samples; "
+            f"at least 1 must be held out and at least "
+            f"{max(n_neighbors, n_classes)} (n_neighbors and one per "
+            "class) must remain for training. Use a smaller calibration_size, "
+            "or 0 to disable calibration."
+        )
+
+    counts = np.bincount(y, minlength=n_classes)
+    stratify = y if counts.min() >= 2 and min(n_cal, n - n_cal) >= n_classes else None
+    train, cal = train_test_split(
+        np.arange(n), test_size=n_cal, random_state=seed, stratify=stratify
+    )
+    train.sort()
+    cal.sort()
+    missing = np.setdiff1d(np.arange(n_classes), y[train])
+    if len(missing):
+        raise ValueError(
+            f"calibration_size={size!r} left no training sample of class "
+            f"{classes[missing[0]]!r}; use a smaller calibration_size."
+        )
+    return train, X[cal], y[cal]

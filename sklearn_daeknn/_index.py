@@ -46,12 +46,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from ._pruning import adversarial_pruning
+
 __all__ = [
     "AUTO_NNDESCENT_MIN_SAMPLES",
     "METRICS",
     "ExactIndex",
     "NNDescentIndex",
     "build_index",
+    "index_set",
     "leave_out",
     "numba_cache_dir",
     "resolve_index_kind",
@@ -491,3 +494,49 @@ def build_index(
             data, random_state=random_state, n_jobs=n_jobs, metric=metric
         )
     raise ValueError(f"index must be 'auto', 'exact' or 'nndescent'; got {kind!r}.")
+
+
+def index_set(
+    features: list[np.ndarray],
+    labels: np.ndarray,
+    rows: np.ndarray,
+    *,
+    kind: str,
+    metric: str,
+    n_neighbors: int,
+    prune_radius: float,
+    seed: int,
+    layers: tuple[str, ...],
+) -> tuple[list, np.ndarray, np.ndarray, np.ndarray, dict[str, int]]:
+    """One set's indexes, after adversarial pruning: ``(indexes, rows,
+    labels, removed rows, removed per layer)``.
+
+    ``features`` (one array per layer, rows aligned with ``labels`` and
+    ``rows``) is emptied as the layers are indexed.
+    """
+    removed = np.zeros(0, dtype=rows.dtype)
+    per_layer = dict.fromkeys(layers, 0)
+    if prune_radius:
+        result = adversarial_pruning(
+            features, labels, float(prune_radius), metric=metric
+        )
+        per_layer = dict(zip(layers, result.removed_per_layer, strict=True))
+        keep = result.keep
+        if not keep.all():
+            features = [f[keep] for f in features]
+            removed = np.sort(rows[~keep])
+            rows, labels = rows[keep], labels[keep]
+        if len(rows) < n_neighbors:
+            raise ValueError(
+                f"prune_radius={prune_radius!r} left {len(rows)} of "
+                f"{len(keep)} points in an indexed set, fewer than "
+                f"n_neighbors={n_neighbors}: use a smaller prune_radius."
+            )
+    logger.info("building %s indexes over %d points", kind, len(rows))
+    # Pop each layer's features as it is indexed: pynndescent keeps its
+    # own copy, so peak memory holds one layer twice, not every layer.
+    indexes = [
+        build_index(features.pop(0), kind, metric=metric, random_state=seed)
+        for _ in range(len(features))
+    ]
+    return indexes, rows, labels, removed, per_layer

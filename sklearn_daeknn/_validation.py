@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import torch
 
 
 def check_clip(clip: Any) -> tuple[float, float] | None:
@@ -68,3 +69,40 @@ def check_input_shape(input_shape: Any, n_features: int) -> tuple[int, ...]:
             f"but X has {n_features} features."
         )
     return shape
+
+
+def check_device(device: Any) -> torch.device:
+    """``torch.device(device)``, or a ``ValueError`` saying why it cannot be used."""
+    given = device
+    try:
+        device = torch.device(given)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"device={given!r} is not a torch device; use e.g. 'cpu' or 'cuda'."
+        ) from None
+    if device.type == "meta":
+        raise ValueError(
+            f"device={given!r} holds no data (its tensors have shapes "
+            "only), so nothing can be trained or searched on it; use 'cpu' or "
+            "an accelerator such as 'cuda'."
+        )
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={given!r} but torch.cuda.is_available() is False.")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(
+            f"device={given!r} but this machine has "
+            f"{torch.cuda.device_count()} CUDA device(s): use an index below "
+            f"{torch.cuda.device_count()}."
+        )
+    if device.type not in ("cpu", "cuda"):
+        try:
+            torch.empty(1, device=device)
+        except Exception as exc:
+            # torch's message may list every backend: its first line says it.
+            reason = str(exc).strip().split("\n")[0][:200]
+            raise ValueError(
+                f"device={given!r} is not available on this machine "
+                f"({type(exc).__name__}: {reason}); use 'cpu' or a device "
+                "this torch build supports."
+            ) from None
+    return device

@@ -17,6 +17,7 @@ from sklearn_daeknn import (
     credibility_confidence,
     nonconformity,
 )
+from sklearn_daeknn._conformal import hold_out_calibration
 
 from .conftest import DIGITS_DAEKNN
 
@@ -94,17 +95,17 @@ def test_split_is_stratified_and_seeded():
     rng = np.random.RandomState(0)
     X = rng.rand(100, 3).astype(np.float32)
     y = np.repeat([0, 1, 2, 3], 25)
-    clf = DAEkNNClassifier(calibration_size=0.2)
     classes = np.arange(4)
-    rows, X_cal, y_cal = clf._hold_out_calibration(X, y, classes, seed=1)
+
+    def split(seed):
+        return hold_out_calibration(X, y, classes, size=0.2, n_neighbors=5, seed=seed)
+
+    rows, X_cal, y_cal = split(1)
     np.testing.assert_array_equal(np.bincount(y_cal), [5, 5, 5, 5])
     assert len(rows) == 80
     assert not np.isin(X_cal, X[rows]).all(axis=1).any()  # disjoint
-    again = clf._hold_out_calibration(X, y, classes, seed=1)[1]
-    np.testing.assert_array_equal(X_cal, again)
-    assert not np.array_equal(
-        X_cal, clf._hold_out_calibration(X, y, classes, seed=2)[1]
-    )
+    np.testing.assert_array_equal(X_cal, split(1)[1])
+    assert not np.array_equal(X_cal, split(2)[1])
 
 
 def test_pvalues_and_coverage_on_clean_held_out_data(calibrated, digits):

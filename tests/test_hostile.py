@@ -25,7 +25,7 @@ from skorch.callbacks import PrintLog
 from torch import nn
 
 from sklearn_daeknn import PGD, DAEkNNClassifier, InconsistentVersionWarning
-from sklearn_daeknn import _classifier as classifier_module
+from sklearn_daeknn import _index as index_module
 from sklearn_daeknn._persistence import VERSION_KEY
 
 from .conftest import assert_concurrent_calls_equal_serial
@@ -424,7 +424,7 @@ def test_interrupted_refit_leaves_the_old_fit(fitted, blobs, stage):
             DAEkNNClassifier, "_make_hardening_data", side_effect=KeyboardInterrupt
         ),
         "indexing": mock.patch.object(
-            classifier_module, "build_index", side_effect=KeyboardInterrupt
+            index_module, "build_index", side_effect=KeyboardInterrupt
         ),
         "calibration": mock.patch.object(
             DAEkNNClassifier, "_proba", side_effect=KeyboardInterrupt
