@@ -511,8 +511,8 @@ def index_set(
     """One set's indexes, after adversarial pruning: ``(indexes, rows,
     labels, removed rows, removed per layer)``.
 
-    ``features`` (one array per layer, rows aligned with ``labels`` and
-    ``rows``) is emptied as the layers are indexed.
+    ``features`` holds one array per layer, rows aligned with ``labels`` and
+    ``rows``; each layer's array is released as it is indexed.
     """
     removed = np.zeros(0, dtype=rows.dtype)
     per_layer = dict.fromkeys(layers, 0)
