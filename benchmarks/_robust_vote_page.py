@@ -174,7 +174,9 @@ def comparisons(results: dict[str, Any]) -> dict[str, Any]:
         }
         if discordant is not None:
             out[name]["vote_only"], out[name]["network_only"] = discordant
-            out[name]["mcnemar_p"] = round(mcnemar_p(*discordant), 4)
+            # Two significant figures, as the page writes it: rounding to
+            # decimals would store a small p-value as 0.0002 or 0.0.
+            out[name]["mcnemar_p"] = float(f"{mcnemar_p(*discordant):.2g}")
     out["pick"] = pick(results)
     return out
 

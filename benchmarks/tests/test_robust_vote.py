@@ -144,7 +144,11 @@ def test_the_same_gap_on_the_same_images_is_judged_paired():
     (line,) = verdict(results)
     assert "20 test images held by the vote alone, 0 by the network alone" in line
     assert comparisons(results)["k"]["vote_only"] == 20
-    assert comparisons(results)["k"]["mcnemar_p"] < 1e-5
+    # Stored as the page writes it (two significant figures), not rounded
+    # to decimals, which made a small p-value 0.0.
+    p_value = comparisons(results)["k"]["mcnemar_p"]
+    assert 0 < p_value < 1e-5
+    assert f"exact McNemar p = {p_value:.2g}" in line
     # The same gap from images the two trade: no win.
     test["robust_per_input"] = "0" * 100 + "1" * 620 + "0" * 280
     assert not beats(test, {**net, "AutoAttack_per_input": "1" * 600 + "0" * 400}, 0.98)
