@@ -393,11 +393,20 @@ def _setting(results: dict[str, Any]) -> str:
         "classified correctly clean and under every attack.",
         "The line to beat: the adversarially trained network under AutoAttack "
         "(in bold).",
-        "Two stages: the shape of the vote (layers, k, k-last-blocks) is "
+        "Stages: the shape of the vote (layers, k, k-last-blocks) is "
         "varied on the paper's DAEkNN; the defences (pruning, hardening, "
         "knn-loss, strength, metric) are applied on top of the shape chosen "
         "on the validation split over the shape levers' settings (by the rule "
-        "below), and their first setting is that shape.",
+        "below), and their first setting is that shape."
+        + (
+            " Stage 3, combine, starts from the defences' pick (the defence "
+            "lever choice that wins by the same rule) and adds to it, one at "
+            "a time, each setting of another defence that scored at least "
+            "the shape's validation worst-case AA at an SA at or above the "
+            "floor."
+            if "combine" in results["levers"]
+            else ""
+        ),
         "The choice per lever, on the validation split: the highest worst-case "
         f"AA among the settings with SA >= {_pct(cfg['min_sa'])} (else the "
         "highest worst-case HM). Each lever's first setting is the baseline, "
@@ -443,7 +452,8 @@ def _validation(results: dict[str, Any]) -> str:
                 label = f"**{label}** (chosen)"
             rows.append(_row(label, r))
         on = lever.get("on")
-        where = f" (on stage 1's choice, `{on}`)" if on else ""
+        stage = "on stage 2's pick" if name == "combine" else "on stage 1's choice"
+        where = f" ({stage}, `{on}`)" if on else ""
         parts.append(f"### {name}: {lever['what']}{where}\n\n" + _table(_COLUMNS, rows))
     return "\n\n".join(parts)
 

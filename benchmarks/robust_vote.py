@@ -15,15 +15,22 @@ which is the lever switched off (the baseline DAEkNN):
 - ``knn-loss``: ``knn_loss_weight`` of the network's adversarial training
   (ASK's soft-kNN loss), one network per setting;
 - ``strength``: the hardening strength ``eps_h`` (the paper's Figure 3);
-- ``metric``: cosine distance and the uniform weighting.
+- ``metric``: cosine distance and the uniform weighting;
+- ``combine``: the defences' best choice with each other defence setting
+  that did not hurt (stage 3, below).
 
-The levers come in two stages. The *shape* of the vote (``layers``, ``k``,
+The levers come in three stages. The *shape* of the vote (``layers``, ``k``,
 ``k-last-blocks``) is varied on the paper's DAEkNN; the *defences*
 (``pruning``, ``hardening``, ``knn-loss``, ``strength``, ``metric``) are
 applied on top of the shape chosen on the validation split (the highest
 validation worst-case AA among the shape levers' settings, by the rule
 below), so that each defence is judged on the best vote found so far.
-``baseline`` stays the paper's comparison.
+``combine`` (stage 3) starts from stage 2's *pick*, the defence lever
+choice that wins by the same rule, and adds to it, one at a time, each
+setting of another defence lever that on the shape scored at least the
+shape's validation worst-case AA at an SA of at least the floor: defences
+that tied the shape may still add up. ``baseline`` stays the paper's
+comparison.
 
 Every setting is scored on a **validation split taken from the training
 images** with the full attack suite (transfer PGD and transfer AutoAttack
@@ -239,6 +246,12 @@ def _sweep(name: str, values: Any, network: bool = False) -> list[Setting]:
 SHAPE_LEVERS = ("layers", "k", "k-last-blocks")
 #: The defences, applied on top of stage 1's validation choice (stage 2).
 DEFENCE_LEVERS = ("pruning", "hardening", "knn-loss", "strength", "metric")
+#: Stage 3: stage 2's pick with the other defences' settings that did not hurt.
+COMBINE_LEVER = "combine"
+COMBINE_WHAT = (
+    "stage 2's pick with each setting of another defence that scored at "
+    "least the shape on the validation split"
+)
 
 
 def on_top_of(shape: Setting, setting: Setting) -> Setting:
@@ -254,9 +267,9 @@ def on_top_of(shape: Setting, setting: Setting) -> Setting:
     Setting(label='n_neighbors=15 + prune_radius=1', params={'n_neighbors': 15, \
 'prune_radius': 1.0}, network={})
     """
-    if not shape.params:
+    if not shape.params and not shape.network:
         return setting
-    network = dict(setting.network)
+    network = {**shape.network, **setting.network}
     if network and "layers" in shape.params:
         network["layers"] = shape.params["layers"]
     return Setting(
@@ -363,7 +376,7 @@ def _levers(preset: Preset) -> dict[str, tuple[str, list[Setting]]]:
     }
 
 
-LEVER_NAMES = tuple(levers_for(DATASETS["digits"]))
+LEVER_NAMES = (*levers_for(DATASETS["digits"]), COMBINE_LEVER)
 
 
 # ------------------------------------------------------------------- cache
@@ -744,6 +757,41 @@ class Study:
         _say(self.verbose, f"stage 1 chose {chosen.label}")
         return chosen
 
+    def combinations(self) -> tuple[Setting, list[Setting]]:
+        """Stage 3: stage 2's pick, then the pick with each defence setting
+        of another lever that did not hurt on the shape.
+
+        The pick is the defence levers' validation choice that wins
+        :func:`choose` over them all (ties: the first, in the order of
+        :data:`DEFENCE_LEVERS`). A setting of another defence lever joins it
+        when its validation worst-case AA on the shape was at least the
+        shape's, at an SA of at least the floor.
+        """
+        shape = self.shape()
+        floor = self.preset.min_sa
+        plain = levers_for(self.preset)
+        on_shape = levers_for(self.preset, shape)
+        _say(self.verbose, "stage 2: the defence levers on the validation split")
+        rows = {
+            name: [self.result(s, "validation") for s in on_shape[name][1]]
+            for name in DEFENCE_LEVERS
+        }
+        chosen = {name: choose(rows[name], floor) for name in DEFENCE_LEVERS}
+        best = DEFENCE_LEVERS[
+            choose([rows[n][chosen[n]] for n in DEFENCE_LEVERS], floor)
+        ]
+        pick = on_shape[best][1][chosen[best]]
+        _say(self.verbose, f"stage 2 picked {pick.label}")
+        bar = rows[best][0]["worst_case_AA"]
+        settings = [pick]
+        for name in DEFENCE_LEVERS:
+            if name == best:
+                continue
+            for setting, row in zip(plain[name][1][1:], rows[name][1:], strict=True):
+                if row["SA"] >= floor and row["worst_case_AA"] >= bar:
+                    settings.append(on_top_of(pick, setting))
+        return pick, settings
+
     def _params(self, setting: Setting) -> dict[str, Any]:
         """The estimator parameters of ``setting`` (less the module and cache)."""
         base = {k: v for k, v in self.base_params(None).items() if k != "memory"}
@@ -837,10 +885,15 @@ class Study:
 def run_lever(study: Study, name: str) -> dict[str, Any]:
     """A lever's validation figures, its chosen setting and that one's test figures.
 
-    A defence lever runs on stage 1's choice (``on`` names it).
+    A defence lever runs on stage 1's choice, ``combine`` on stage 2's pick
+    (``on`` names it).
     """
-    shape = study.shape() if name in DEFENCE_LEVERS else None
-    what, settings = levers_for(study.preset, shape)[name]
+    if name == COMBINE_LEVER:
+        what = COMBINE_WHAT
+        shape, settings = study.combinations()
+    else:
+        shape = study.shape() if name in DEFENCE_LEVERS else None
+        what, settings = levers_for(study.preset, shape)[name]
     _say(
         study.verbose, f"lever {name}: {len(settings)} settings on the validation split"
     )
@@ -877,7 +930,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: all; on MNIST run one at a time). The defences "
         f"({', '.join(DEFENCE_LEVERS)}) run on the vote the shape levers "
         f"({', '.join(SHAPE_LEVERS)}) choose on the validation split, which "
-        "scores those first",
+        f"scores those first; {COMBINE_LEVER} runs on the defences' pick",
     )
     parser.add_argument(
         "--data",
@@ -1099,23 +1152,30 @@ def _still_valid(previous: dict[str, Any], new: dict[str, Any]) -> dict[str, Any
 
     A defence lever holds only if it ran on the shape this run chose (and
     one from before the stages, which ran on the paper's DAEkNN, never).
+    ``combine`` holds only if this run ran no shape or defence lever, whose
+    figures make the pick it starts from.
 
     Examples
     --------
     >>> old = {"k": {"on": None}, "pruning": {"on": "n_neighbors=15"},
-    ...        "metric": {}}
+    ...        "metric": {}, "combine": {"on": "n_neighbors=15"}}
     >>> sorted(_still_valid(old, {}))
-    ['k', 'pruning']
+    ['combine', 'k', 'pruning']
     >>> sorted(_still_valid(old, {"strength": {"on": "DAEkNN"}}))
     ['k']
+    >>> sorted(_still_valid(old, {"baseline": {"on": None}}))
+    ['combine', 'k', 'pruning']
     """
     shapes = {lever["on"] for name, lever in new.items() if name in DEFENCE_LEVERS}
+    stages = set(SHAPE_LEVERS) | set(DEFENCE_LEVERS)
     kept = {}
     for name, lever in previous.items():
         if name in DEFENCE_LEVERS:
             on = lever.get("on")
             if on is None or (shapes and on not in shapes):
                 continue
+        if name == COMBINE_LEVER and stages & set(new):
+            continue
         kept[name] = lever
     return kept
 

@@ -389,3 +389,53 @@ def test_a_page_of_another_network_is_refused_not_mixed(quick_run, tmp_path, cap
     page = json.loads(path.read_text())
     assert page["network"]["weights"] != "other"
     assert len(page["commands"]) == 1
+
+
+def test_stage_three_combines_the_pick_with_the_defences_that_did_not_hurt(
+    monkeypatch,
+):
+    preset = robust_vote.DATASETS["digits"]
+    shape = "n_neighbors=15"
+    figures = {
+        shape: 0.80,
+        # Stage 2's pick.
+        f"{shape} + hardening_attack='vote'": 0.85,
+        # Same lever as the pick: not combined with it.
+        f"{shape} + hardening_rounds=2": 0.84,
+        # Ties the shape: joins.
+        f"{shape} + metric='cosine'": 0.80,
+        # Above the shape, but under the clean-accuracy floor: does not join.
+        f"{shape} + weighting='uniform'": 0.82,
+        # Below the shape: does not join.
+        f"{shape} + prune_radius=1": 0.79,
+    }
+
+    def result(self, setting, split):
+        assert split == "validation"
+        sa = 0.5 if setting.label.endswith("weighting='uniform'") else 0.99
+        return _fake_row(figures.get(setting.label, 0.1), sa)
+
+    monkeypatch.setattr(robust_vote.Study, "result", result)
+    study = robust_vote.Study(preset, {}, robust_vote.Store("unused"), 0, 0)
+    pick, settings = study.combinations()
+    assert pick.label == f"{shape} + hardening_attack='vote'"
+    assert [s.label for s in settings] == [
+        pick.label,
+        f"{shape} + hardening_attack='vote' + metric='cosine'",
+    ]
+    combined = settings[1].params
+    assert combined["hardening_attack"] == "vote" and combined["metric"] == "cosine"
+    assert combined["n_neighbors"] == 15
+
+
+def test_a_setting_on_top_of_a_trained_network_keeps_that_network():
+    pick = robust_vote.Setting(
+        "layers=block3 + knn_loss_weight=0.5",
+        {"layers": ["block3"]},
+        {"knn_loss_weight": 0.5, "layers": ["block3"]},
+    )
+    both = robust_vote.on_top_of(
+        pick, robust_vote.Setting("metric='cosine'", {"metric": "cosine"})
+    )
+    assert both.network == pick.network
+    assert both.params == {"layers": ["block3"], "metric": "cosine"}
