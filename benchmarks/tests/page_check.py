@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-#: A number standing alone: not part of a name, a version or a longer number.
-NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.]*\w)")
+#: A number standing alone: not part of a name, a version or a longer number;
+#: one in scientific notation (a small p-value: 7.2e-06) is one number.
+NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?:e[-+]?\d+)?(?![\w.]*\w)")
 #: What a page may say without taking it from the results: the paper's
 #: figure names and the 255 of an eps written as a fraction of 255.
 STATIC = re.compile(r"Figures? \d(?:, \d)?|Tables? I+(?:-I+)?|/255\b")

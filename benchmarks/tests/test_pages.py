@@ -125,6 +125,14 @@ def test_the_check_finds_a_number_the_results_do_not_hold():
     assert "2713" in numbers_not_from(page, results)
 
 
+def test_the_check_reads_a_small_p_value_as_one_number():
+    # Read as two numbers, 7.2e-06 left "06" unexplained, and 9.3e-10 passed
+    # whatever the results held, as long as they held a 10.
+    page = "exact McNemar p = 7.2e-06; p = 9.3e-10"
+    assert numbers_not_from(page, {"p": [7.2e-06, 9.3e-10]}) == []
+    assert numbers_not_from(page, {"p": [7.2e-06, 0.0], "n": 10}) == ["9.3e-10"]
+
+
 def test_a_page_changes_with_its_results():
     a, b = synthetic_results(0), synthetic_results(1)
     assert paper_page(a) != paper_page(b)
