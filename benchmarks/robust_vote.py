@@ -99,7 +99,7 @@ from ._cli import (
     positive_int,
     read_data,
 )
-from ._robust_vote_page import choose, comparisons, markdown, verdict
+from ._robust_vote_page import choose, comparisons, markdown, pick, verdict
 
 __all__ = ["DATASETS", "LEVER_NAMES", "Preset", "add_arguments", "levers_for", "run"]
 
@@ -761,11 +761,11 @@ class Study:
         """Stage 3: stage 2's pick, then the pick with each defence setting
         of another lever that did not hurt on the shape.
 
-        The pick is the defence levers' validation choice that wins
-        :func:`choose` over them all (ties: the first, in the order of
-        :data:`DEFENCE_LEVERS`). A setting of another defence lever joins it
-        when its validation worst-case AA on the shape was at least the
-        shape's, at an SA of at least the floor.
+        The pick is the defence levers' validation choice that wins by the
+        page's rule for the study's pick (:func:`pick`; ties: the first, in
+        the order of :data:`DEFENCE_LEVERS`). A setting of another defence
+        lever joins it when its validation worst-case AA on the shape was at
+        least the shape's, at an SA of at least the floor.
         """
         shape = self.shape()
         floor = self.preset.min_sa
@@ -776,21 +776,23 @@ class Study:
             name: [self.result(s, "validation") for s in on_shape[name][1]]
             for name in DEFENCE_LEVERS
         }
-        chosen = {name: choose(rows[name], floor) for name in DEFENCE_LEVERS}
-        best = DEFENCE_LEVERS[
-            choose([rows[n][chosen[n]] for n in DEFENCE_LEVERS], floor)
-        ]
-        pick = on_shape[best][1][chosen[best]]
-        _say(self.verbose, f"stage 2 picked {pick.label}")
+        levers = {
+            name: {"chosen": choose(rows[name], floor), "validation": rows[name]}
+            for name in DEFENCE_LEVERS
+        }
+        # The study's own rule for its pick, over the defences alone.
+        best = pick({"config": {"min_sa": floor}, "levers": levers})
+        chosen = on_shape[best][1][levers[best]["chosen"]]
+        _say(self.verbose, f"stage 2 picked {chosen.label}")
         bar = rows[best][0]["worst_case_AA"]
-        settings = [pick]
+        settings = [chosen]
         for name in DEFENCE_LEVERS:
             if name == best:
                 continue
             for setting, row in zip(plain[name][1][1:], rows[name][1:], strict=True):
                 if row["SA"] >= floor and row["worst_case_AA"] >= bar:
-                    settings.append(on_top_of(pick, setting))
-        return pick, settings
+                    settings.append(on_top_of(chosen, setting))
+        return chosen, settings
 
     def _params(self, setting: Setting) -> dict[str, Any]:
         """The estimator parameters of ``setting`` (less the module and cache)."""
